@@ -1,0 +1,58 @@
+"""The model zoo: shipped models by name, and which file serves which backend."""
+
+from __future__ import annotations
+
+import json
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from vision.errors import ModelLoadError
+
+ZOO_DIR = Path(__file__).resolve().parent / "zoo"
+DEFAULT_MODEL = "coco-yolov8n"
+
+
+class ModelFormat(StrEnum):
+    """The files every zoo model ships."""
+
+    PYTORCH = "pt"
+    ONNX = "onnx"
+    ONNX_INT8 = "int8"
+
+
+_FILES = {ModelFormat.PYTORCH: "model.pt", ModelFormat.ONNX: "model.onnx", ModelFormat.ONNX_INT8: "model.int8.onnx"}
+
+
+def list_models() -> list[str]:
+    """Names of the models in the zoo (folders with a card.json)."""
+    return sorted(p.parent.name for p in ZOO_DIR.glob("*/card.json"))
+
+
+def model_card(name: str) -> dict[str, Any]:
+    """The model's card.json: provenance, licence, classes, metrics."""
+    card = _model_dir(name) / "card.json"
+    with card.open(encoding="utf-8") as handle:
+        data: dict[str, Any] = json.load(handle)
+    return data
+
+
+def model_file(name_or_path: str | Path, model_format: ModelFormat = ModelFormat.ONNX) -> Path:
+    """The file for `model_format` of a zoo model, or `name_or_path` itself when it is an existing file."""
+    candidate = Path(name_or_path)
+    if candidate.suffix in (".onnx", ".pt"):
+        if not candidate.is_file():
+            raise ModelLoadError(f"{candidate}: model file not found")
+        return candidate
+    path = _model_dir(str(name_or_path)) / _FILES[model_format]
+    if not path.is_file():
+        raise ModelLoadError(f"model {name_or_path!r} has no {model_format.value} file ({path.name})")
+    return path
+
+
+def _model_dir(name: str) -> Path:
+    folder = ZOO_DIR / name
+    if not (folder / "card.json").is_file():
+        known = ", ".join(list_models()) or "none"
+        raise ModelLoadError(f"no model {name!r} in the zoo {ZOO_DIR}; known models: {known}")
+    return folder

@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Set up StreetWatch in ./.venv. Usage: scripts/setup.sh [edge|full]
+#   edge — onnxruntime + OpenCV + numpy only: what the demo, an edge box or the server needs (~30 s)
+#   full — adds torch, ultralytics and the dev tools: training, export, the whole test suite (~3 min)
+# Re-running is cheap: nothing is reinstalled while pyproject.toml and this script are unchanged.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+profile="${1:-edge}"
+case "$profile" in edge|full) ;; *) echo "usage: $0 [edge|full]" >&2; exit 2 ;; esac
+
+python_bin="${PYTHON:-python3}"
+if ! "$python_bin" -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
+  echo "StreetWatch needs Python >= 3.11; $python_bin is $("$python_bin" --version 2>&1)" >&2
+  exit 1
+fi
+[ -x .venv/bin/python ] || "$python_bin" -m venv .venv
+pip=(.venv/bin/python -m pip --disable-pip-version-check -q)
+
+stamp=".venv/.setup-$profile"
+fingerprint="$(cat pyproject.toml scripts/setup.sh | sha256sum | cut -d' ' -f1)"
+if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$fingerprint" ]; then
+  exit 0
+fi
+
+if [ "$profile" = full ]; then
+  # torch first, pinned: on this kind of machine pip takes these two from the local disk; PyPI's torchvision
+  # does not import beside the other torch file there ("operator torchvision::nms does not exist").
+  "${pip[@]}" install "torch==2.14.1" "torchvision==0.29.1"
+  "${pip[@]}" install -e ".[train,dev]"
+  # ultralytics pulls opencv-python (needs libGL) beside opencv-python-headless; both own cv2/, so drop the
+  # GUI build and reinstall the headless one over it.
+  headless="$(.venv/bin/python -m pip show opencv-python-headless 2>/dev/null | awk '/^Version:/{print $2}')"
+  if .venv/bin/python -m pip show opencv-python >/dev/null 2>&1; then
+    "${pip[@]}" uninstall -y opencv-python
+    "${pip[@]}" install --force-reinstall --no-deps "opencv-python-headless==${headless}"
+  fi
+else
+  "${pip[@]}" install -e .
+fi
+.venv/bin/python -c 'import cv2, onnxruntime, numpy' # fail here, not later, if the install is broken
+echo "$fingerprint" > "$stamp"

@@ -1,0 +1,1 @@
+"""StreetWatch command line: the one place that wires vision, datasets, models and the server together."""

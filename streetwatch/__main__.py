@@ -1,0 +1,3 @@
+from streetwatch.cli import app
+
+app()

@@ -1,0 +1,161 @@
+"""`streetwatch` — the command line. Each subcommand wires library code; no logic of its own lives here."""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Iterator
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from datasets.sources import IMAGE_SUFFIXES, REPO_ROOT, list_images
+from models.registry import DEFAULT_MODEL, ModelFormat, model_file
+from vision.detector import Detector
+from vision.errors import StreetWatchError
+from vision.images import load_image
+from vision.report import DetectionReport
+from vision.taxonomy import load_taxonomy
+from vision.yolo_head import DetectionSettings
+
+SAMPLE_IMAGES = REPO_ROOT / "samples" / "images"
+
+app = typer.Typer(
+    name="streetwatch",
+    help="StreetWatch 巡检 — AI street inspection for city management.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+logger = logging.getLogger("streetwatch")
+
+
+class Backend(StrEnum):
+    """Which runtime runs the detector."""
+
+    ONNX = "onnx"
+    ULTRALYTICS = "ultralytics"
+
+
+@app.callback()
+def main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")] = False) -> None:
+    """StreetWatch 巡检 — AI street inspection for city management."""
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+
+
+def _fail(error: Exception) -> typer.Exit:
+    typer.echo(f"error: {error}", err=True)
+    return typer.Exit(code=2)
+
+
+def _image_files(sources: list[Path]) -> Iterator[Path]:
+    for source in sources:
+        if source.is_dir():
+            yield from sorted(p for p in source.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+        else:
+            yield source
+
+
+def _build_detector(
+    model: str, backend: Backend, int8: bool, settings: DetectionSettings, threads: int | None
+) -> Detector:
+    if backend is Backend.ULTRALYTICS:
+        if int8:
+            raise typer.BadParameter("--int8 applies to the onnx backend only")
+        from vision.ultralytics_backend import UltralyticsDetector
+
+        return UltralyticsDetector(model_file(model, ModelFormat.PYTORCH), settings)
+    from vision.onnx_backend import OnnxDetector, OnnxOptions
+
+    path = model_file(model, ModelFormat.ONNX_INT8 if int8 else ModelFormat.ONNX)
+    return OnnxDetector(path, settings, OnnxOptions(threads=threads))
+
+
+@app.command()
+def detect(
+    sources: Annotated[
+        list[Path] | None, typer.Argument(help="Image files or folders (default: the bundled sample photos).")
+    ] = None,
+    model: Annotated[str, typer.Option(help="Zoo model name, or a path to a .onnx / .pt file.")] = DEFAULT_MODEL,
+    backend: Annotated[Backend, typer.Option(help="onnx (onnxruntime) or ultralytics (torch).")] = Backend.ONNX,
+    int8: Annotated[bool, typer.Option("--int8", help="Use the int8 ONNX model.")] = False,
+    conf: Annotated[float, typer.Option(help="Confidence threshold.")] = 0.25,
+    iou: Annotated[float, typer.Option(help="NMS IoU threshold.")] = 0.7,
+    threads: Annotated[int | None, typer.Option(help="onnxruntime threads (default: all cores).")] = None,
+    out: Annotated[Path, typer.Option(help="Output folder.")] = Path("runs/detect"),
+) -> None:
+    """Detect objects in images; write annotated copies, detections.json and detections.csv."""
+    try:
+        detector = _build_detector(model, backend, int8, DetectionSettings(conf, iou), threads)
+    except (StreetWatchError, ValueError) as error:
+        raise _fail(error) from error
+    report = DetectionReport(out, detector.class_names, model=str(model), taxonomy=load_taxonomy())
+    files = list(_image_files(sources or [SAMPLE_IMAGES]))
+    for path in files:
+        try:
+            image = load_image(path)
+        except StreetWatchError as error:
+            logger.warning("skipped %s: %s", path, error)
+            report.skip(path, str(error))
+            continue
+        detections = detector.detect(image)
+        report.add(path, image, detections)
+        counts: dict[str, int] = {}
+        for class_id in detections.class_id:
+            name = detector.class_names[class_id]
+            counts[name] = counts.get(name, 0) + 1
+        summary = ", ".join(f"{n} {name}" for name, n in sorted(counts.items())) or "nothing"
+        typer.echo(f"{path.name}: {summary}")
+    json_path, csv_path = report.write()
+    total = sum(len(entry["detections"]) for entry in report.images)
+    typer.echo(
+        f"{len(report.images)} images, {total} detections, {len(report.skipped)} skipped → "
+        f"{out / 'annotated'}, {json_path}, {csv_path}"
+    )
+    if not report.images:
+        raise typer.Exit(code=1)
+
+
+@app.command()
+def export(
+    weights: Annotated[Path, typer.Argument(help="YOLO .pt checkpoint to export.")],
+    out: Annotated[Path | None, typer.Option(help="Output folder (default: the checkpoint's folder).")] = None,
+    imgsz: Annotated[int, typer.Option(help="Square input size.")] = 640,
+    calibration: Annotated[
+        Path | None, typer.Option(help="Folder of calibration photos (default: train photos of the datasets).")
+    ] = None,
+    calibration_count: Annotated[int, typer.Option(help="How many calibration photos to use.")] = 64,
+    check_count: Annotated[int, typer.Option(help="How many validation photos the accuracy check uses.")] = 40,
+    seed: Annotated[int, typer.Option(help="Seed for picking calibration and check photos.")] = 0,
+) -> None:
+    """Export WEIGHTS to model.onnx (fp32) and model.int8.onnx, then check both against the PyTorch model."""
+    from models.export import check_accuracy, export_onnx, quantize_int8
+    from vision.onnx_backend import OnnxDetector
+    from vision.ultralytics_backend import UltralyticsDetector
+
+    target = out or weights.parent
+    rng = random.Random(seed)
+    try:
+        reference = UltralyticsDetector(weights, imgsz=imgsz)
+        calib_pool = list(_image_files([calibration])) if calibration else list_images("train")
+        check_pool = list_images("val") if calibration is None else calib_pool
+        calib = rng.sample(calib_pool, min(calibration_count, len(calib_pool)))
+        check = rng.sample(check_pool, min(check_count, len(check_pool)))
+        fp32 = export_onnx(weights, target / "model.onnx", imgsz)
+        int8_path = quantize_int8(fp32, target / "model.int8.onnx", calib)
+        checks = [
+            check_accuracy(label, reference, OnnxDetector(path), check)
+            for label, path in (("onnx fp32", fp32), ("onnx int8", int8_path))
+        ]
+    except StreetWatchError as error:
+        raise _fail(error) from error
+    typer.echo(f"wrote {fp32} and {int8_path}; accuracy against {weights.name} on {len(check)} photos:")
+    typer.echo(f"{'export':<10} {'boxes':>6} {'kept':>7} {'mean IoU':>9} {'min IoU':>8} {'max Δconf':>10}")
+    for c in checks:
+        typer.echo(
+            f"{c.label:<10} {c.reference_boxes:>6} {c.kept:>7.1%} {c.mean_iou:>9.4f} {c.min_iou:>8.4f} "
+            f"{c.max_confidence_delta:>10.4f}"
+        )

@@ -1,0 +1,128 @@
+"""Run import → predict → export → a 1-epoch train of ultralytics with the network blocked.
+
+Executed by test_offline.py in a fresh interpreter, so the block is in place before ultralytics is imported.
+Usage: python -m tests.offline_probe WORKDIR. Exits 1 and lists every connection attempt if there was any.
+"""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import sys
+from pathlib import Path
+from typing import Any
+
+ATTEMPTS: list[str] = []
+_real_connect = socket.socket.connect
+_real_connect_ex = socket.socket.connect_ex
+
+
+def _is_network(sock: socket.socket) -> bool:
+    # Only IP sockets: DataLoader workers legitimately talk over AF_UNIX.
+    return sock.family in (socket.AF_INET, socket.AF_INET6)
+
+
+def _connect(self: socket.socket, address: Any) -> None:
+    if _is_network(self):
+        ATTEMPTS.append(f"connect {address}")
+        raise OSError(f"network blocked by the offline test: connect {address}")
+    _real_connect(self, address)
+
+
+def _connect_ex(self: socket.socket, address: Any) -> int:
+    if _is_network(self):
+        ATTEMPTS.append(f"connect_ex {address}")
+        raise OSError(f"network blocked by the offline test: connect_ex {address}")
+    return _real_connect_ex(self, address)
+
+
+def _getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> Any:
+    ATTEMPTS.append(f"getaddrinfo {host}")
+    raise socket.gaierror(f"network blocked by the offline test: getaddrinfo {host}")
+
+
+def block_network() -> None:
+    socket.socket.connect = _connect  # type: ignore[method-assign]
+    socket.socket.connect_ex = _connect_ex  # type: ignore[method-assign]
+    socket.getaddrinfo = _getaddrinfo  # type: ignore[assignment]
+
+
+def tiny_dataset(root: Path, samples: Path) -> Path:
+    for split in ("train", "val"):
+        (root / "images" / split).mkdir(parents=True)
+        (root / "labels" / split).mkdir(parents=True)
+        for image in sorted((samples / "images").glob("garbage-cn__*.jpg")):
+            shutil.copyfile(image, root / "images" / split / image.name)
+            shutil.copyfile(samples / "labels" / f"{image.stem}.txt", root / "labels" / split / f"{image.stem}.txt")
+    data = root / "data.yaml"
+    data.write_text(
+        f"path: {root}\ntrain: images/train\nval: images/val\nnames: {{0: garbage, 1: garbage_bin, 2: overflow}}\n"
+    )
+    return data
+
+
+def self_check() -> None:
+    """Prove the guard is live: a loopback connect must be refused and recorded, then forgotten."""
+    probe = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        probe.connect(("127.0.0.1", 9))
+    except OSError:
+        pass
+    finally:
+        probe.close()
+    assert ATTEMPTS == ["connect ('127.0.0.1', 9)"], ATTEMPTS
+    ATTEMPTS.clear()
+
+
+def plain_import() -> int:
+    """Control: ultralytics imported without our configuration does reach for the network."""
+    block_network()
+    import ultralytics  # noqa: F401
+
+    print("ATTEMPTS:", ATTEMPTS)
+    return 0 if ATTEMPTS else 1
+
+
+def main(workdir: Path) -> int:
+    block_network()
+    self_check()
+    repo = Path(__file__).resolve().parents[1]
+    from models.export import export_onnx, quantize_int8
+    from vision.images import load_image
+    from vision.ultralytics_backend import UltralyticsDetector
+    from vision.ultralytics_env import import_ultralytics
+
+    ultralytics = import_ultralytics()
+    weights = workdir / "model.pt"
+    shutil.copyfile(repo / "models" / "zoo" / "coco-yolov8n" / "model.pt", weights)
+    samples = sorted((repo / "samples" / "images").glob("*.jpg"))
+    print("predict:", len(UltralyticsDetector(weights).detect(load_image(samples[0]))), "boxes")
+    print("ultralytics predict:", len(ultralytics.YOLO(str(weights)).predict(str(samples[1]), verbose=False)[0]))
+    fp32 = export_onnx(weights, workdir / "model.onnx", imgsz=320)
+    quantize_int8(fp32, workdir / "model.int8.onnx", samples[:8])
+    print("export:", fp32.stat().st_size, "bytes")
+    data = tiny_dataset(workdir / "tiny", repo / "samples")
+    model = ultralytics.YOLO(str(weights))
+    model.train(
+        data=str(data),
+        epochs=1,
+        imgsz=160,
+        batch=4,
+        workers=0,
+        device="cpu",
+        plots=True,
+        project=str(workdir / "runs"),
+        name="offline",
+        exist_ok=True,
+        verbose=False,
+    )
+    print("train: wrote", sorted(p.name for p in (workdir / "runs" / "offline" / "weights").iterdir()))
+    if ATTEMPTS:
+        print("NETWORK ATTEMPTS:", *ATTEMPTS, sep="\n  ")
+        return 1
+    print("no network attempts")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(plain_import() if sys.argv[1] == "--plain-import" else main(Path(sys.argv[1])))
