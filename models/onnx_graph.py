@@ -66,3 +66,19 @@ def rewrite_dfl_softmax(model: Any) -> bool:
         graph.node.insert(position + offset, node)
     graph.initializer.remove(weights[conv.input[1]])
     return True
+
+
+def silu_inputs(model: Any) -> set[str]:
+    """Names of tensors `x` that feed a SiLU written as `Mul(x, Sigmoid(x))` (how YOLOv8 exports it)."""
+    consumers: dict[str, list[Any]] = {}
+    for node in model.graph.node:
+        for name in node.input:
+            consumers.setdefault(name, []).append(node)
+    found = set()
+    for node in model.graph.node:
+        if node.op_type != "Sigmoid":
+            continue
+        x, gate = node.input[0], node.output[0]
+        if any(c.op_type == "Mul" and set(c.input) == {x, gate} for c in consumers.get(gate, [])):
+            found.add(x)
+    return found

@@ -132,7 +132,8 @@ def export(
     seed: Annotated[int, typer.Option(help="Seed for picking calibration and check photos.")] = 0,
 ) -> None:
     """Export WEIGHTS to model.onnx (fp32) and model.int8.onnx, then check both against the PyTorch model."""
-    from models.export import check_accuracy, export_onnx, quantize_int8
+    from models.export import check_accuracy, export_onnx
+    from models.quantize import quantize_int8
     from vision.onnx_backend import OnnxDetector
     from vision.ultralytics_backend import UltralyticsDetector
 

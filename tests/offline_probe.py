@@ -87,7 +87,8 @@ def main(workdir: Path) -> int:
     block_network()
     self_check()
     repo = Path(__file__).resolve().parents[1]
-    from models.export import export_onnx, quantize_int8
+    from models.export import export_onnx
+    from models.quantize import quantize_int8
     from vision.images import load_image
     from vision.ultralytics_backend import UltralyticsDetector
     from vision.ultralytics_env import import_ultralytics
