@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Protocol, runtime_checkable
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 import numpy.typing as npt
@@ -57,3 +58,38 @@ def prepare_batch(
         boxed.append(padded)
         transforms.append(transform)
     return to_blob(boxed), transforms
+
+
+class DetectorBase(ABC):
+    """What every backend shares: class names, input size, and `detect` as a batch of one."""
+
+    def __init__(self, class_names: Mapping[Any, Any] | Sequence[Any], input_size: int | Sequence[int]) -> None:
+        self._class_names = (
+            tuple(str(class_names[key]) for key in sorted(class_names))
+            if isinstance(class_names, Mapping)
+            else tuple(str(name) for name in class_names)
+        )
+        if isinstance(input_size, int):
+            self._input_size = (input_size, input_size)
+        elif len(input_size) == 2:
+            self._input_size = (int(input_size[0]), int(input_size[1]))
+        else:
+            raise ValueError(f"input size must be an int or (height, width), got {input_size!r}")
+
+    @property
+    def class_names(self) -> tuple[str, ...]:
+        """Class names in class-id order."""
+        return self._class_names
+
+    @property
+    def input_size(self) -> tuple[int, int]:
+        """Network input (height, width) that images are letterboxed to."""
+        return self._input_size
+
+    def detect(self, image: ImageArray) -> Detections:
+        """Detections in one BGR uint8 image."""
+        return self.detect_batch([image])[0]
+
+    @abstractmethod
+    def detect_batch(self, images: Sequence[ImageArray]) -> list[Detections]:
+        """Detections for each image, in order."""

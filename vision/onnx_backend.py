@@ -13,7 +13,7 @@ import numpy as np
 import onnxruntime as ort
 
 from vision.detections import Detections
-from vision.detector import prepare_batch
+from vision.detector import DetectorBase, prepare_batch
 from vision.errors import ModelLoadError
 from vision.images import ImageArray
 from vision.yolo_head import DetectionSettings, decode_yolo_output
@@ -38,31 +38,25 @@ def default_providers() -> tuple[str, ...]:
     return ("CPUExecutionProvider",)
 
 
-def read_metadata(session: ort.InferenceSession, path: Path) -> tuple[tuple[str, ...], tuple[int, int]]:
-    """Class names and input (height, width) from the model's metadata (written by `streetwatch export`)."""
+def read_metadata(session: ort.InferenceSession, path: Path) -> tuple[Any, Any]:
+    """Class names and input size as stored in the model's metadata (written by `streetwatch export`)."""
     meta = session.get_modelmeta().custom_metadata_map
     try:
-        names_raw: Any = ast.literal_eval(meta["names"])
+        names: Any = ast.literal_eval(meta["names"])
     except (KeyError, ValueError, SyntaxError) as error:
         raise ModelLoadError(
             f"{path}: ONNX metadata has no readable 'names' entry; export the model with `streetwatch export`"
         ) from error
-    names = (
-        tuple(str(names_raw[i]) for i in sorted(names_raw))
-        if isinstance(names_raw, dict)
-        else tuple(str(n) for n in names_raw)
-    )
     imgsz: Any = ast.literal_eval(meta.get("imgsz", "None"))
     if imgsz is None:
         shape = session.get_inputs()[0].shape
         if not all(isinstance(s, int) for s in shape[2:]):
             raise ModelLoadError(f"{path}: no 'imgsz' in metadata and the input size is dynamic {shape}")
         imgsz = shape[2:]
-    size = (int(imgsz), int(imgsz)) if isinstance(imgsz, int) else (int(imgsz[0]), int(imgsz[1]))
-    return names, size
+    return names, imgsz
 
 
-class OnnxDetector:
+class OnnxDetector(DetectorBase):
     """YOLOv8 ONNX model run with onnxruntime: letterbox → network → decode + class-wise NMS in numpy."""
 
     def __init__(
@@ -83,7 +77,7 @@ class OnnxDetector:
             self._session = ort.InferenceSession(str(path), session_options, providers=providers)
         except Exception as error:  # onnxruntime raises its own pybind types for every kind of bad file
             raise ModelLoadError(f"{path}: not a loadable ONNX model ({type(error).__name__}: {error})") from error
-        self._class_names, self._input_size = read_metadata(self._session, path)
+        super().__init__(*read_metadata(self._session, path))
         model_input = self._session.get_inputs()[0]
         self._input_name = model_input.name
         self._fixed_batch = model_input.shape[0] if isinstance(model_input.shape[0], int) else None
@@ -101,23 +95,9 @@ class OnnxDetector:
         )
 
     @property
-    def class_names(self) -> tuple[str, ...]:
-        """Class names from the model metadata, in class-id order."""
-        return self._class_names
-
-    @property
-    def input_size(self) -> tuple[int, int]:
-        """Network input (height, width)."""
-        return self._input_size
-
-    @property
     def providers(self) -> list[str]:
         """Execution providers onnxruntime actually uses, in priority order."""
         return list(self._session.get_providers())
-
-    def detect(self, image: ImageArray) -> Detections:
-        """Detections in one BGR uint8 image."""
-        return self.detect_batch([image])[0]
 
     def detect_batch(self, images: Sequence[ImageArray]) -> list[Detections]:
         """Detections per image; images are sent in chunks the model's batch dimension allows."""

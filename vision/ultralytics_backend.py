@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from vision.detections import Detections
-from vision.detector import prepare_batch
+from vision.detector import DetectorBase, prepare_batch
 from vision.errors import ModelLoadError
 from vision.images import ImageArray
 from vision.ultralytics_env import import_ultralytics
@@ -27,7 +27,7 @@ def default_device() -> str:
     return "cuda:0" if torch.cuda.is_available() else "cpu"
 
 
-class UltralyticsDetector:
+class UltralyticsDetector(DetectorBase):
     """A YOLO `.pt` checkpoint run with torch; fp16 on GPU. Pre-processing is shared with `OnnxDetector`.
 
     `imgsz` overrides the input size the checkpoint was trained at (e.g. to compare with a 320 px export).
@@ -62,27 +62,10 @@ class UltralyticsDetector:
         # with different input shapes would race on it. Only the forward pass is serialized (a GPU runs one batch
         # at a time anyway); letterbox, NMS and box mapping stay parallel.
         self._forward_lock = threading.Lock()
-        names = model.names
-        self._class_names = tuple(str(names[i]) for i in sorted(names)) if isinstance(names, dict) else tuple(names)
-        imgsz = imgsz or getattr(model, "args", {}).get("imgsz", 640)
-        self._input_size = (int(imgsz), int(imgsz)) if isinstance(imgsz, int) else (int(imgsz[0]), int(imgsz[1]))
+        super().__init__(model.names, imgsz or getattr(model, "args", {}).get("imgsz", 640))
         self.path = path
         self.settings = settings
         logger.info("loaded %s on %s (half=%s), %d classes", path, self.device, self.half, len(self._class_names))
-
-    @property
-    def class_names(self) -> tuple[str, ...]:
-        """Class names from the checkpoint, in class-id order."""
-        return self._class_names
-
-    @property
-    def input_size(self) -> tuple[int, int]:
-        """Network input (height, width)."""
-        return self._input_size
-
-    def detect(self, image: ImageArray) -> Detections:
-        """Detections in one BGR uint8 image."""
-        return self.detect_batch([image])[0]
 
     def detect_batch(self, images: Sequence[ImageArray]) -> list[Detections]:
         """Detections per image, one forward pass for the whole batch."""
