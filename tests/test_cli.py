@@ -88,3 +88,26 @@ def test_no_usable_image_exits_non_zero(tmp_path: Path) -> None:
     result = runner.invoke(app, ["detect", str(tmp_path / "a.jpg"), "--out", str(tmp_path / "o")])
     assert result.exit_code == 1
     assert "0 images, 0 detections, 1 skipped" in result.output
+
+
+def test_ultralytics_backend_gives_the_same_boxes_as_onnx(tmp_path: Path, sample_paths: list[Path]) -> None:
+    import pytest
+
+    pytest.importorskip("torch")
+    outputs = {}
+    for backend in ("onnx", "ultralytics"):
+        out = tmp_path / backend
+        result = runner.invoke(app, ["detect", str(sample_paths[0]), "--backend", backend, "--out", str(out)])
+        assert result.exit_code == 0, result.output
+        outputs[backend] = json.loads((out / "detections.json").read_text(encoding="utf-8"))["images"][0]
+    onnx_boxes = [(d["class_name"], d["xyxy"]) for d in outputs["onnx"]["detections"]]
+    torch_boxes = [(d["class_name"], d["xyxy"]) for d in outputs["ultralytics"]["detections"]]
+    assert onnx_boxes and onnx_boxes == torch_boxes
+
+
+def test_int8_with_the_ultralytics_backend_is_refused(tmp_path: Path, sample_paths: list[Path]) -> None:
+    result = runner.invoke(
+        app, ["detect", str(sample_paths[0]), "--backend", "ultralytics", "--int8", "--out", str(tmp_path)]
+    )
+    assert result.exit_code == 2
+    assert "--int8 applies to the onnx backend only" in result.output
