@@ -32,14 +32,13 @@ def test_floor_ranges_handles_both_cache_layouts(tmp_path: Path) -> None:
     assert data["d"]["lowest"] == -30.0  # not a SiLU input
 
 
-def test_the_shipped_graph_has_a_silu_per_conv_block_and_the_fast_dfl(coco_onnx: Path) -> None:
+def test_the_shipped_graph_has_a_silu_per_conv_block_and_the_transpose_free_dfl(coco_onnx: Path) -> None:
     from models.onnx_graph import silu_inputs
 
     model = onnx.load(str(coco_onnx))
     assert len(silu_inputs(model)) == 57  # every Conv+BN+SiLU block of YOLOv8n
-    softmax = [node for node in model.graph.node if node.op_type == "Softmax"]
-    assert [node.name for node in softmax] == ["/streetwatch/dfl/Softmax"]
-    assert next(a.i for a in softmax[0].attribute if a.name == "axis") == -1
+    assert not [node for node in model.graph.node if node.op_type in ("Softmax", "Transpose") and "dfl" in node.name]
+    assert "/streetwatch/dfl/dfl_distance" in {node.name for node in model.graph.node}
 
 
 @pytest.mark.parametrize(
@@ -49,7 +48,9 @@ def test_the_shipped_graph_has_a_silu_per_conv_block_and_the_fast_dfl(coco_onnx:
         ("/streetwatch/dfl/MatMul", True),
         ("/model.22/Concat_5", True),
         ("/model.22/cv3.0/cv3.0.2/Conv", False),
+        ("/model.0/conv/Conv", True),
         ("/model.1/conv/Conv", True),
+        ("/model.3/conv/Conv", False),
         ("/model.4/m.0/cv1/conv/Conv", False),
     ],
 )
