@@ -29,6 +29,9 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 logger = logging.getLogger("streetwatch")
+dataset_app = typer.Typer(help="Build, inspect and preview dataset versions.", no_args_is_help=True)
+app.add_typer(dataset_app, name="dataset")
+DATASETS_OUT = REPO_ROOT / "data" / "datasets"
 
 
 class Backend(StrEnum):
@@ -160,3 +163,49 @@ def export(
             f"{c.label:<10} {c.reference_boxes:>6} {c.kept:>7.1%} {c.mean_iou:>9.4f} {c.min_iou:>8.4f} "
             f"{c.max_confidence_delta:>10.4f}"
         )
+
+
+@dataset_app.command("build")
+def dataset_build(
+    config: Annotated[Path, typer.Argument(help="Build config YAML, e.g. datasets/config/default.yaml.")],
+    out: Annotated[Path, typer.Option(help="Folder that holds dataset versions.")] = DATASETS_OUT,
+) -> None:
+    """Import the real sources (and generators) of CONFIG into a new dataset version with a manifest."""
+    from datasets.build import build_dataset
+    from datasets.manifest import format_stats
+
+    try:
+        target, manifest = build_dataset(config, out)
+    except (StreetWatchError, ValueError, FileNotFoundError, FileExistsError) as error:
+        raise _fail(error) from error
+    typer.echo(format_stats(manifest))
+    typer.echo(f"wrote {target} (manifest.json, data.yaml, import_report.json)")
+
+
+@dataset_app.command("stats")
+def dataset_stats(dataset: Annotated[Path, typer.Argument(help="A dataset version folder.")]) -> None:
+    """Counts per class, split and source of a dataset version."""
+    from datasets.manifest import format_stats, read_manifest
+
+    try:
+        typer.echo(format_stats(read_manifest(dataset)))
+    except (FileNotFoundError, ValueError) as error:
+        raise _fail(error) from error
+
+
+@dataset_app.command("preview")
+def dataset_preview(
+    dataset: Annotated[Path, typer.Argument(help="A dataset version folder.")],
+    out: Annotated[Path, typer.Option(help="PNG to write.")] = Path("runs/preview.png"),
+    count: Annotated[int, typer.Option(help="How many examples.")] = 16,
+    class_name: Annotated[str | None, typer.Option("--class", help="Only images holding this class.")] = None,
+    seed: Annotated[int, typer.Option(help="Which random examples.")] = 0,
+) -> None:
+    """Write a contact sheet of random examples with their boxes drawn."""
+    from datasets.preview import contact_sheet, write_contact_sheet
+
+    try:
+        path = write_contact_sheet(contact_sheet(dataset, count, seed, class_name), out)
+    except (FileNotFoundError, ValueError) as error:
+        raise _fail(error) from error
+    typer.echo(f"wrote {path}")

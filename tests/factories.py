@@ -24,3 +24,38 @@ def make_head_output(boxes: list[tuple[float, float, float, float, int, float]],
         output[0, :4, i] = (cx, cy, w, h)
         output[0, 4 + cls, i] = score
     return output
+
+
+def make_source_tree(root, samples_dir, prefix: str, folder: str, val: int = 2):  # type: ignore[no-untyped-def]
+    """Copy the bundled samples whose name starts with `prefix` into a source folder (images/labels × train/val)."""
+    import shutil
+
+    images = sorted((samples_dir / "images").glob(f"{prefix}__*.jpg"))
+    for index, image in enumerate(images):
+        split = "val" if index < val else "train"
+        for kind in ("images", "labels"):
+            (root / folder / kind / split).mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(image, root / folder / "images" / split / image.name)
+        shutil.copyfile(
+            samples_dir / "labels" / f"{image.stem}.txt", root / folder / "labels" / split / f"{image.stem}.txt"
+        )
+    return root / folder
+
+
+def source_config_yaml(name: str, classes: list[str], mapping: dict[str, str | None], role: str = "events", **extra):  # type: ignore[no-untyped-def]
+    """The text of a source config for tests."""
+    import yaml
+
+    body = {
+        "name": name,
+        "folder": name,
+        "origin": "https://example.invalid/" + name,
+        "commit": "0" * 40,
+        "license": "CC0 1.0",
+        "attribution": f"test source {name}",
+        "classes": classes,
+        "map": mapping,
+        "role": role,
+        **extra,
+    }
+    return yaml.safe_dump(body, allow_unicode=True)

@@ -11,9 +11,13 @@ from vision.taxonomy import Taxonomy, color_for
 
 
 def draw_detections(
-    image: ImageArray, detections: Detections, class_names: tuple[str, ...], taxonomy: Taxonomy | None = None
+    image: ImageArray,
+    detections: Detections,
+    class_names: tuple[str, ...],
+    taxonomy: Taxonomy | None = None,
+    show_confidence: bool = True,
 ) -> ImageArray:
-    """A copy of `image` with each box and its 'class confidence' label drawn."""
+    """A copy of `image` with each box and its 'class confidence' label drawn (ground truth: no confidence)."""
     canvas = image.copy()
     thickness = max(1, round(max(image.shape[:2]) / 400))
     scale = max(0.4, max(image.shape[:2]) / 1600)
@@ -22,7 +26,7 @@ def draw_detections(
         color = color_for(name, taxonomy)
         x1, y1, x2, y2 = (round(float(v)) for v in box)
         cv2.rectangle(canvas, (x1, y1), (x2, y2), color, thickness, cv2.LINE_AA)
-        label = f"{name} {confidence:.2f}"
+        label = f"{name} {confidence:.2f}" if show_confidence else name
         (text_w, text_h), baseline = cv2.getTextSize(label, cv2.FONT_HERSHEY_SIMPLEX, scale, thickness)
         top = max(y1 - text_h - baseline - 2, 0)
         cv2.rectangle(canvas, (x1, top), (x1 + text_w + 2, top + text_h + baseline + 2), color, -1)

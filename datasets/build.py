@@ -1,0 +1,157 @@
+"""`streetwatch dataset build`: real sources (and later synthetic generators) → one versioned YOLO dataset."""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import shutil
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+import yaml
+from pydantic import BaseModel, ConfigDict, Field
+
+from datasets.fingerprints import sha256_bytes
+from datasets.importers import Example, SourceImport, import_source, load_source_config
+from datasets.manifest import Manifest, ManifestEntry
+from datasets.yolo import format_labels
+from vision.taxonomy import Taxonomy, load_taxonomy
+
+logger = logging.getLogger(__name__)
+
+# 256-bit average hashes this close are the same photo (re-encoded, resized, slightly cropped).
+DUPLICATE_MAX_BITS = 6
+
+
+class BuildConfig(BaseModel):
+    """A dataset version: its name, parent, seed and the sources it is made of."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$", description="version name, also the folder name")
+    parent: str | None = Field(default=None, description="version this one derives from")
+    seed: int = Field(default=0, description="seed for every random choice of the build")
+    sources: tuple[str, ...] = Field(min_length=1, description="source config names or paths")
+    limit_per_source: int | None = Field(default=None, ge=1, description="random subset per source (quick builds)")
+
+
+def load_build_config(path: Path) -> tuple[BuildConfig, str]:
+    """The validated config and the sha256 of its text."""
+    text = path.read_text(encoding="utf-8")
+    return BuildConfig.model_validate(yaml.safe_load(text)), sha256_bytes(text.encode("utf-8"))
+
+
+def build_dataset(config_path: Path, out_root: Path, datasets_root: Path | None = None) -> tuple[Path, Manifest]:
+    """Import, de-duplicate and write the dataset under `out_root/<name>/`; refuses to overwrite a version."""
+    config, config_sha = load_build_config(config_path)
+    target = out_root / config.name
+    if target.exists():
+        raise FileExistsError(f"dataset version {target} already exists; versions are immutable, pick a new name")
+    taxonomy = load_taxonomy()
+    imports = [_import(name, taxonomy, datasets_root, config) for name in config.sources]
+    kept, duplicates = drop_cross_source_duplicates([e for imp in imports for e in imp.examples])
+    staging = out_root / f".{config.name}.partial"
+    if staging.exists():  # left by a build that died: ours to discard
+        shutil.rmtree(staging)
+    entries = [_write_example(example, staging, taxonomy.names) for example in kept]
+    (staging / "data.yaml").write_text(_data_yaml(taxonomy), encoding="utf-8")
+    _write_report(staging, imports, duplicates)
+    sources = {
+        imp.source: {k: v for k, v in load_source_config(name).model_dump().items() if k in _PROVENANCE}
+        for imp, name in zip(imports, config.sources, strict=True)
+    }
+    manifest = Manifest(
+        name=config.name,
+        parent=config.parent,
+        seed=config.seed,
+        config_sha256=config_sha,
+        classes=taxonomy.names,
+        sources=sources,
+        entries=tuple(sorted(entries, key=lambda e: (e.split, e.image))),
+        import_issues=sum(len(imp.issues) for imp in imports),
+        duplicates_dropped=len(duplicates),
+    )
+    manifest.write(staging)
+    staging.rename(target)  # the version appears whole or not at all
+    return target, manifest
+
+
+_PROVENANCE = ("origin", "commit", "license", "attribution")
+
+
+def _import(name: str, taxonomy: Taxonomy, root: Path | None, config: BuildConfig) -> SourceImport:
+    result = import_source(load_source_config(name), taxonomy, root)
+    if config.limit_per_source is not None and len(result.examples) > config.limit_per_source:
+        rng = random.Random(f"{config.seed}:{result.source}")
+        result.examples = sorted(rng.sample(result.examples, config.limit_per_source), key=lambda e: str(e.image))
+    return result
+
+
+def drop_cross_source_duplicates(examples: list[Example]) -> tuple[list[Example], list[tuple[Example, Example]]]:
+    """Keep the first of each photo found in two sources (same bytes or near-identical average hash)."""
+    kept: list[Example] = []
+    duplicates: list[tuple[Example, Example]] = []
+    seen_sha: dict[str, Example] = {}
+    hashes = np.zeros((0, 32), dtype=np.uint8)
+    for example in examples:
+        bits = np.frombuffer(example.ahash.to_bytes(32, "big"), dtype=np.uint8)
+        twin = seen_sha.get(example.sha256)
+        if twin is None and len(kept):
+            distance = np.unpackbits(hashes ^ bits, axis=1).sum(axis=1)
+            close = [i for i in np.nonzero(distance <= DUPLICATE_MAX_BITS)[0] if kept[i].source != example.source]
+            twin = kept[close[0]] if close else None
+        if twin is not None:
+            duplicates.append((twin, example))
+            continue
+        seen_sha[example.sha256] = example
+        kept.append(example)
+        hashes = np.vstack([hashes, bits])
+    return kept, duplicates
+
+
+def _write_example(example: Example, root: Path, class_names: tuple[str, ...]) -> ManifestEntry:
+    name = f"{example.source}__{example.image.stem}"
+    image = Path("images") / example.split / f"{name}{example.image.suffix.lower()}"
+    label = Path("labels") / example.split / f"{name}.txt"
+    for relative in (image, label):
+        (root / relative).parent.mkdir(parents=True, exist_ok=True)
+    data = example.image.read_bytes()
+    (root / image).write_bytes(data)  # bytes as they are: the hash proves the image is the source's
+    text = format_labels(example.labels)
+    (root / label).write_text(text, encoding="utf-8")
+    counts: dict[str, int] = {}
+    for class_id in example.labels.class_ids:
+        counts[class_names[class_id]] = counts.get(class_names[class_id], 0) + 1
+    return ManifestEntry(
+        image=image.as_posix(),
+        image_sha256=sha256_bytes(data),
+        label=label.as_posix(),
+        label_sha256=sha256_bytes(text.encode("utf-8")),
+        split=example.split,
+        source=example.source,
+        source_image=f"images/{example.split}/{example.image.name}",
+        license=example.license,
+        boxes=counts,
+    )
+
+
+def _data_yaml(taxonomy: Taxonomy) -> str:
+    names = "\n".join(f"  {i}: {name}" for i, name in enumerate(taxonomy.names))
+    # no `path:` line: ultralytics then resolves train/val against this file's folder
+    return f"train: images/train\nval: images/val\nnames:\n{names}\n"
+
+
+def _write_report(root: Path, imports: list[SourceImport], duplicates: list[tuple[Example, Example]]) -> None:
+    report = {
+        imp.source: {
+            "issues": [asdict(issue) for issue in imp.issues],
+            "excluded": imp.excluded,
+            "dropped_boxes": dict(sorted(imp.dropped_boxes.items())),
+        }
+        for imp in imports
+    }
+    report["cross_source_duplicates"] = [{"kept": str(a.image), "dropped": str(b.image)} for a, b in duplicates]
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "import_report.json").write_text(json.dumps(report, ensure_ascii=False, indent=2) + "\n")

@@ -1,0 +1,68 @@
+"""Contact sheets: a grid of dataset images with their boxes and class names drawn, for a person to look at."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from datasets.manifest import read_manifest
+from datasets.yolo import read_labels
+from vision.annotate import draw_detections
+from vision.detections import Detections
+from vision.images import load_image
+from vision.taxonomy import load_taxonomy
+
+TILE = (320, 240)  # width, height of one cell
+
+
+def contact_sheet(
+    dataset: Path, count: int = 16, seed: int = 0, class_name: str | None = None, columns: int = 4
+) -> np.ndarray:
+    """A BGR image of `count` random examples (optionally only those holding `class_name`), boxes drawn."""
+    manifest = read_manifest(dataset)
+    entries = [e for e in manifest.entries if class_name is None or class_name in e.boxes]
+    if not entries:
+        raise ValueError(f"no image in {dataset} holds class {class_name!r}; classes: {', '.join(manifest.classes)}")
+    picked = random.Random(seed).sample(entries, min(count, len(entries)))
+    taxonomy = load_taxonomy()
+    tiles = []
+    for entry in picked:
+        image = load_image(dataset / entry.image)
+        labels, _ = read_labels(dataset / entry.label, len(manifest.classes))
+        h, w = image.shape[:2]
+        boxes = labels.boxes * [w, h, w, h]
+        xyxy = np.concatenate([boxes[:, :2] - boxes[:, 2:] / 2, boxes[:, :2] + boxes[:, 2:] / 2], axis=1)
+        drawn = draw_detections(
+            image, Detections(xyxy, np.ones(len(xyxy)), labels.class_ids), manifest.classes, taxonomy
+        )
+        tiles.append(_fit(drawn))
+    rows = [
+        np.hstack(tiles[i : i + columns] + [_blank()] * (columns - len(tiles[i : i + columns])))
+        for i in range(0, len(tiles), columns)
+    ]
+    return np.vstack(rows)
+
+
+def write_contact_sheet(sheet: np.ndarray, path: Path) -> Path:
+    """Write the sheet as PNG."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not cv2.imwrite(str(path), sheet):
+        raise OSError(f"could not write {path}")
+    return path
+
+
+def _fit(image: np.ndarray) -> np.ndarray:
+    w, h = TILE
+    scale = min(w / image.shape[1], h / image.shape[0])
+    resized = cv2.resize(image, (max(1, round(image.shape[1] * scale)), max(1, round(image.shape[0] * scale))))
+    tile = _blank()
+    top, left = (h - resized.shape[0]) // 2, (w - resized.shape[1]) // 2
+    tile[top : top + resized.shape[0], left : left + resized.shape[1]] = resized
+    return tile
+
+
+def _blank() -> np.ndarray:
+    return np.full((TILE[1], TILE[0], 3), 32, np.uint8)

@@ -1,0 +1,132 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from datasets.importers import SourceConfig, import_source, load_source_config
+from datasets.yolo import Labels, format_labels, read_labels
+from tests.conftest import REPO_ROOT
+from tests.factories import make_source_tree, source_config_yaml
+from vision.taxonomy import load_taxonomy
+
+SAMPLES = REPO_ROOT / "samples"
+
+
+@pytest.mark.parametrize(
+    ("line", "reason"),
+    [
+        ("3 0.5 0.5 0.1 0.1", "class id 3 out of range 0..2"),
+        ("-1 0.5 0.5 0.1 0.1", "class id -1 out of range"),
+        ("1.5 0.5 0.5 0.1 0.1", "class id 1.5 out of range"),
+        ("0 1.2 0.5 0.1 0.1", "coordinates outside [0, 1]"),
+        ("0 0.5 -0.1 0.1 0.1", "coordinates outside [0, 1]"),
+        ("0 0.5 0.5 0 0.1", "box of zero size"),
+        ("0 0.5 0.5 0.1", "expected 5 numbers"),
+        ("0 0.5 0.5 0.1 0.1 0.9", "expected 5 numbers"),
+        ("0 0.5 abc 0.1 0.1", "not a number"),
+    ],
+)
+def test_broken_label_lines_are_dropped_with_a_reason(tmp_path: Path, line: str, reason: str) -> None:
+    path = tmp_path / "a.txt"
+    path.write_text(f"1 0.25 0.25 0.1 0.2\n{line}\n", encoding="utf-8")
+    labels, issues = read_labels(path, num_classes=3)
+    assert labels.class_ids.tolist() == [1]
+    assert len(issues) == 1 and issues[0].line == 2 and reason in issues[0].reason
+    assert issues[0].action == "line dropped"
+
+
+def test_label_text_round_trips(tmp_path: Path) -> None:
+    text = "0 0.500000 0.250000 0.100000 0.200000\n2 0.900000 0.900000 0.050000 0.050000\n"
+    path = tmp_path / "a.txt"
+    path.write_text(text, encoding="utf-8")
+    labels, issues = read_labels(path, 3)
+    assert not issues and format_labels(labels) == text
+    assert format_labels(Labels.empty()) == ""
+
+
+def test_shipped_source_configs_load_and_map_onto_the_taxonomy() -> None:
+    taxonomy = load_taxonomy()
+    for name in ("garbage-cn", "garbage-street", "facades-spb"):
+        config = load_source_config(name)
+        assert all(target is None or target in taxonomy.names for target in config.map.values())
+        assert config.license and config.attribution and len(config.commit) == 40
+    assert load_source_config("garbage-cn").map["garbage_bin"] is None
+    assert load_source_config("facades-spb").exclude_images_with == ("win_ad",)
+
+
+@pytest.mark.parametrize(
+    ("mapping", "role", "message"),
+    [
+        ({"a": "exposed_garbage"}, "events", "missing \\['b'\\]"),
+        ({"a": None, "b": None, "c": None}, "events", "unknown \\['c'\\]"),
+        ({"a": "exposed_garbage", "b": None}, "negatives", "must map every class to null"),
+    ],
+)
+def test_bad_source_configs_are_refused(
+    tmp_path: Path, mapping: dict[str, str | None], role: str, message: str
+) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text(source_config_yaml("bad", ["a", "b"], mapping, role), encoding="utf-8")
+    with pytest.raises(ValidationError, match=message):
+        load_source_config(path)
+
+
+def test_unknown_source_name_lists_the_known_ones() -> None:
+    with pytest.raises(ValueError, match="known: facades-spb, garbage-cn, garbage-street"):
+        load_source_config("nope")
+
+
+def _cn_config(tmp_path: Path, **extra) -> SourceConfig:  # type: ignore[no-untyped-def]
+    path = tmp_path / "cn.yaml"
+    mapping = {"garbage": "exposed_garbage", "garbage_bin": None, "overflow": "overflowing_bin"}
+    path.write_text(source_config_yaml("cn", ["garbage", "garbage_bin", "overflow"], mapping, **extra))
+    return load_source_config(path)
+
+
+def test_import_maps_classes_drops_normal_bins_and_reports_every_problem(tmp_path: Path) -> None:
+    root = tmp_path / "data"
+    folder = make_source_tree(root, SAMPLES, "garbage-cn", "cn")
+    train_images = folder / "images" / "train"
+    (train_images / "notes.txt").write_text("not a photo")
+    (train_images / "broken.jpg").write_bytes(b"\xff\xd8\xff garbage")
+    (folder / "labels" / "train" / "broken.txt").write_text("0 0.5 0.5 0.1 0.1\n")
+    unlabelled = sorted(train_images.glob("garbage-cn__*.jpg"))[0]
+    (folder / "labels" / "train" / f"{unlabelled.stem}.txt").unlink()
+    bad_line = sorted(train_images.glob("garbage-cn__*.jpg"))[1]
+    with (folder / "labels" / "train" / f"{bad_line.stem}.txt").open("a") as handle:
+        handle.write("7 0.5 0.5 0.1 0.1\n")
+
+    result = import_source(_cn_config(tmp_path), load_taxonomy(), root)
+
+    reasons = {(Path(i.file).name, i.reason) for i in result.issues}
+    assert ("notes.txt", "not an image file") in reasons
+    assert ("broken.jpg", "image cannot be decoded") in reasons
+    assert (unlabelled.name, f"no label file {unlabelled.stem}.txt") in reasons
+    assert any(name == f"{bad_line.stem}.txt" and "class id 7" in reason for name, reason in reasons)
+    assert len(result.examples) == 8 - 1  # the photo without labels is not kept as a negative
+    taxonomy = load_taxonomy()
+    kept_classes = {taxonomy.names[c] for e in result.examples for c in e.labels.class_ids}
+    assert kept_classes <= {"exposed_garbage", "overflowing_bin"} and "overflowing_bin" in kept_classes
+    assert result.dropped_boxes["garbage_bin"] > 0
+    assert {e.split for e in result.examples} == {"train", "val"}
+
+
+def test_negatives_source_excludes_images_with_posters(tmp_path: Path) -> None:
+    root = tmp_path / "data"
+    make_source_tree(root, SAMPLES, "facades-spb", "fac")
+    path = tmp_path / "fac.yaml"
+    classes = ["window", "cantilever", "arch", "signboard", "win_ad", "door"]
+    path.write_text(
+        source_config_yaml("fac", classes, dict.fromkeys(classes), "negatives", exclude_images_with=["win_ad"])
+    )
+    result = import_source(load_source_config(path), load_taxonomy(), root)
+    excluded = sorted(Path(p).stem for p in result.excluded)
+    assert excluded == ["facades-spb__img_14", "facades-spb__img_73"]  # the two samples with win_ad boxes
+    assert len(result.examples) == 6 and all(len(e.labels.class_ids) == 0 for e in result.examples)
+
+
+def test_missing_source_folder_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match=r"source cn: folder .* does not exist"):
+        import_source(_cn_config(tmp_path), load_taxonomy(), tmp_path / "nowhere")
