@@ -114,3 +114,17 @@ def test_stats_and_preview_commands(world, tmp_path: Path, monkeypatch: pytest.M
     assert missing.exit_code == 2 and "no image in" in missing.output
     not_a_dataset = runner.invoke(app, ["dataset", "stats", str(tmp_path)])
     assert not_a_dataset.exit_code == 2 and "has no manifest.json" in not_a_dataset.output
+
+
+@pytest.mark.skipif(not (REPO_ROOT.parent / "shared" / "datasets").is_dir(), reason="needs the shared datasets folder")
+def test_the_default_config_builds_from_the_real_datasets(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("STREETWATCH_DATASETS_DIR", str(REPO_ROOT.parent / "shared" / "datasets"))
+    _, manifest = build_dataset(REPO_ROOT / "datasets" / "config" / "default.yaml", tmp_path)
+    counts = manifest.counts()
+    # the mapping of the source READMEs: overflow -> overflowing_bin, garbage -> exposed_garbage, bins dropped
+    assert counts["train"]["overflowing_bin"] == 2736 and counts["val"]["overflowing_bin"] == 314
+    assert counts["train"]["exposed_garbage"] == 1459 + 841 and counts["val"]["exposed_garbage"] == 169 + 77
+    assert manifest.import_issues == 0
+    sources = {e.source for e in manifest.entries}
+    assert sources == {"garbage-cn", "garbage-street", "facades-spb"}
+    assert len({e.image_sha256 for e in manifest.entries}) == len(manifest.entries)
