@@ -86,6 +86,7 @@ def import_ultralytics() -> ModuleType:
         os.environ["YOLO_OFFLINE"] = "1"  # no DNS probe at import; ultralytics.utils.ONLINE is False
         os.environ["YOLO_AUTOINSTALL"] = "0"  # never pip-install a missing requirement
         os.environ["YOLO_CONFIG_DIR"] = str(folder)  # settings.json and fonts live in our folder
+        os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")  # training imports albumentations: no PyPI check
     import ultralytics
     import ultralytics.data.utils
     import ultralytics.engine.trainer
