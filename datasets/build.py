@@ -6,7 +6,7 @@ import json
 import logging
 import random
 import shutil
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +16,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from datasets.fingerprints import sha256_bytes
 from datasets.importers import Example, SourceImport, import_source, load_source_config
 from datasets.manifest import Manifest, ManifestEntry
-from datasets.yolo import format_labels
+from datasets.synthetic.generate import SyntheticSpec, generate
+from datasets.yolo import Labels, format_labels
+from vision.detector import Detector
 from vision.taxonomy import Taxonomy, load_taxonomy
 
 logger = logging.getLogger(__name__)
@@ -35,6 +37,7 @@ class BuildConfig(BaseModel):
     seed: int = Field(default=0, description="seed for every random choice of the build")
     sources: tuple[str, ...] = Field(min_length=1, description="source config names or paths")
     limit_per_source: int | None = Field(default=None, ge=1, description="random subset per source (quick builds)")
+    synthetic: tuple[SyntheticSpec, ...] = Field(default=(), description="generators run on real backgrounds")
 
 
 def load_build_config(path: Path) -> tuple[BuildConfig, str]:
@@ -43,8 +46,14 @@ def load_build_config(path: Path) -> tuple[BuildConfig, str]:
     return BuildConfig.model_validate(yaml.safe_load(text)), sha256_bytes(text.encode("utf-8"))
 
 
-def build_dataset(config_path: Path, out_root: Path, datasets_root: Path | None = None) -> tuple[Path, Manifest]:
-    """Import, de-duplicate and write the dataset under `out_root/<name>/`; refuses to overwrite a version."""
+def build_dataset(
+    config_path: Path, out_root: Path, datasets_root: Path | None = None, occluders: Detector | None = None
+) -> tuple[Path, Manifest]:
+    """Import, de-duplicate, compose and write the dataset under `out_root/<name>/`; never overwrites a version.
+
+    `occluders` (the COCO model) marks people, cars and other objects in front of walls, where synthetic ads
+    must not be pasted; without it only the photos' own labels guide placement.
+    """
     config, config_sha = load_build_config(config_path)
     target = out_root / config.name
     if target.exists():
@@ -55,7 +64,24 @@ def build_dataset(config_path: Path, out_root: Path, datasets_root: Path | None 
     staging = out_root / f".{config.name}.partial"
     if staging.exists():  # left by a build that died: ours to discard
         shutil.rmtree(staging)
-    entries = [_write_example(example, staging, taxonomy.names) for example in kept]
+    entries = [
+        _write_entry(staging, taxonomy.names, Entry(f"{e.source}__{e.image.stem}", e, e.image.read_bytes(), e.labels))
+        for e in kept
+    ]
+    records = []
+    for index, spec in enumerate(config.synthetic):
+        backgrounds = _backgrounds(spec, kept, config.seed + index)
+        source = load_source_config(_source_ref(config, spec.backgrounds))
+        for made in generate(spec, backgrounds, source, taxonomy, config.seed + index, occluders):
+            entries.append(
+                _write_entry(
+                    staging,
+                    taxonomy.names,
+                    Entry(made.name, made.background, made.jpeg, made.labels, f"synthetic/{spec.generator}"),
+                )
+            )
+            records.append({"image": entries[-1].image, **made.record})
+    (staging / "synthetic.jsonl").write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records))
     (staging / "data.yaml").write_text(_data_yaml(taxonomy), encoding="utf-8")
     _write_report(staging, imports, duplicates)
     sources = {
@@ -111,30 +137,58 @@ def drop_cross_source_duplicates(examples: list[Example]) -> tuple[list[Example]
     return kept, duplicates
 
 
-def _write_example(example: Example, root: Path, class_names: tuple[str, ...]) -> ManifestEntry:
-    name = f"{example.source}__{example.image.stem}"
-    image = Path("images") / example.split / f"{name}{example.image.suffix.lower()}"
-    label = Path("labels") / example.split / f"{name}.txt"
+@dataclass(frozen=True)
+class Entry:
+    """What goes into the dataset: a file name stem, the photo it comes from, its bytes and labels."""
+
+    name: str
+    origin: Example
+    data: bytes
+    labels: Labels
+    generator: str | None = None
+
+
+def _write_entry(root: Path, class_names: tuple[str, ...], entry: Entry) -> ManifestEntry:
+    origin = entry.origin
+    suffix = ".jpg" if entry.generator else origin.image.suffix.lower()
+    image = Path("images") / origin.split / f"{entry.name}{suffix}"  # a derivative keeps its photo's split
+    label = Path("labels") / origin.split / f"{entry.name}.txt"
     for relative in (image, label):
         (root / relative).parent.mkdir(parents=True, exist_ok=True)
-    data = example.image.read_bytes()
-    (root / image).write_bytes(data)  # bytes as they are: the hash proves the image is the source's
-    text = format_labels(example.labels)
+    (root / image).write_bytes(entry.data)  # real photos as they are: the hash proves they are the source's
+    text = format_labels(entry.labels)
     (root / label).write_text(text, encoding="utf-8")
     counts: dict[str, int] = {}
-    for class_id in example.labels.class_ids:
+    for class_id in entry.labels.class_ids:
         counts[class_names[class_id]] = counts.get(class_names[class_id], 0) + 1
     return ManifestEntry(
         image=image.as_posix(),
-        image_sha256=sha256_bytes(data),
+        image_sha256=sha256_bytes(entry.data),
         label=label.as_posix(),
         label_sha256=sha256_bytes(text.encode("utf-8")),
-        split=example.split,
-        source=example.source,
-        source_image=f"images/{example.split}/{example.image.name}",
-        license=example.license,
+        split=origin.split,
+        source=entry.generator or origin.source,
+        source_image=f"{origin.source}/images/{origin.split}/{origin.image.name}",
+        license=f"derived from {origin.source} ({origin.license})" if entry.generator else origin.license,
         boxes=counts,
     )
+
+
+def _backgrounds(spec: SyntheticSpec, kept: list[Example], seed: int) -> list[Example]:
+    photos = [e for e in kept if e.source == spec.backgrounds]
+    if not photos:
+        raise ValueError(f"synthetic {spec.generator}: no photos of source {spec.backgrounds!r} in this build")
+    if spec.max_backgrounds is not None and len(photos) > spec.max_backgrounds:
+        photos = sorted(random.Random(seed).sample(photos, spec.max_backgrounds), key=lambda e: str(e.image))
+    return photos
+
+
+def _source_ref(config: BuildConfig, name: str) -> str:
+    """The config reference (name or path) of the source called `name` in this build."""
+    for ref in config.sources:
+        if load_source_config(ref).name == name:
+            return ref
+    raise ValueError(f"synthetic backgrounds {name!r} is not one of the build's sources")
 
 
 def _data_yaml(taxonomy: Taxonomy) -> str:

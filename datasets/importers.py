@@ -139,3 +139,10 @@ def _import_image(
     result.examples.append(
         Example(config.name, split, path, mapped, sha256_bytes(data), average_hash(image), config.license)
     )
+
+
+def source_labels(example: Example, config: SourceConfig) -> Labels:
+    """The example's boxes as its source labelled them (source class ids, nothing mapped or dropped)."""
+    path = example.image.parents[2] / "labels" / example.split / f"{example.image.stem}.txt"
+    labels, _ = read_labels(path, len(config.classes))
+    return labels

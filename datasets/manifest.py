@@ -22,7 +22,7 @@ class ManifestEntry(BaseModel):
     label_sha256: str
     split: str
     source: str
-    source_image: str = Field(description="path of the original inside its source folder")
+    source_image: str = Field(description="the real photo it is (or was composed on): <source>/images/<split>/<file>")
     license: str
     boxes: dict[str, int] = Field(description="boxes per class in this image")
 

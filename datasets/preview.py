@@ -19,13 +19,18 @@ TILE = (320, 240)  # width, height of one cell
 
 
 def contact_sheet(
-    dataset: Path, count: int = 16, seed: int = 0, class_name: str | None = None, columns: int = 4
+    dataset: Path, count: int = 16, seed: int = 0, class_name: str | None = None, zoom: bool = False
 ) -> np.ndarray:
-    """A BGR image of `count` random examples (optionally only those holding `class_name`), boxes drawn."""
+    """A BGR grid of `count` random examples (optionally only those holding `class_name`), boxes drawn.
+
+    `zoom` crops each tile to the boxes of `class_name` (with context around them), for small objects.
+    """
     manifest = read_manifest(dataset)
     entries = [e for e in manifest.entries if class_name is None or class_name in e.boxes]
     if not entries:
         raise ValueError(f"no image in {dataset} holds class {class_name!r}; classes: {', '.join(manifest.classes)}")
+    if zoom and class_name is None:
+        raise ValueError("zoom needs a class to zoom on")
     picked = random.Random(seed).sample(entries, min(count, len(entries)))
     taxonomy = load_taxonomy()
     tiles = []
@@ -35,15 +40,26 @@ def contact_sheet(
         h, w = image.shape[:2]
         boxes = labels.boxes * [w, h, w, h]
         xyxy = np.concatenate([boxes[:, :2] - boxes[:, 2:] / 2, boxes[:, :2] + boxes[:, 2:] / 2], axis=1)
-        drawn = draw_detections(
-            image, Detections(xyxy, np.ones(len(xyxy)), labels.class_ids), manifest.classes, taxonomy
-        )
+        truth = Detections(xyxy, np.ones(len(xyxy)), labels.class_ids)
+        drawn = draw_detections(image, truth, manifest.classes, taxonomy, show_confidence=False)
+        if zoom:
+            drawn = _crop_around(drawn, xyxy[labels.class_ids == manifest.classes.index(str(class_name))])
         tiles.append(_fit(drawn))
+    columns = 4
     rows = [
         np.hstack(tiles[i : i + columns] + [_blank()] * (columns - len(tiles[i : i + columns])))
         for i in range(0, len(tiles), columns)
     ]
     return np.vstack(rows)
+
+
+def _crop_around(image: np.ndarray, xyxy: np.ndarray) -> np.ndarray:
+    h, w = image.shape[:2]
+    x0, y0 = xyxy[:, :2].min(axis=0)
+    x1, y1 = xyxy[:, 2:].max(axis=0)
+    margin = max(x1 - x0, y1 - y0) * 0.6 + 20
+    left, top = int(max(0, x0 - margin)), int(max(0, y0 - margin))
+    return image[top : int(min(h, y1 + margin)), left : int(min(w, x1 + margin))]
 
 
 def write_contact_sheet(sheet: np.ndarray, path: Path) -> Path:

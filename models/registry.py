@@ -11,6 +11,8 @@ from vision.errors import ModelLoadError
 
 ZOO_DIR = Path(__file__).resolve().parent / "zoo"
 DEFAULT_MODEL = "coco-yolov8n"
+# The COCO base model stays useful after the default changes: it finds people and cars (occluders, context).
+COCO_MODEL = "coco-yolov8n"
 
 
 class ModelFormat(StrEnum):

@@ -16,6 +16,16 @@ fi
 [ -x .venv/bin/python ] || "$python_bin" -m venv .venv
 pip=(.venv/bin/python -m pip --disable-pip-version-check -q)
 
+# CJK fonts for the synthetic ads (Chinese text) and ultralytics' plots come from the distribution, never from
+# the network at run time. Checked on every run: cheap, and a machine can lose them while the venv stays.
+if [ "$profile" = full ] && [ ! -f /usr/share/fonts/truetype/wqy/wqy-zenhei.ttc ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-wqy-zenhei >/dev/null
+  else
+    echo "warning: install the Debian package fonts-wqy-zenhei (needs root) for the synthetic-ad generator" >&2
+  fi
+fi
+
 stamp=".venv/.setup-$profile"
 fingerprint="$(cat pyproject.toml scripts/setup.sh | sha256sum | cut -d' ' -f1)"
 if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$fingerprint" ]; then

@@ -12,7 +12,7 @@ from typing import Annotated
 import typer
 
 from datasets.sources import IMAGE_SUFFIXES, REPO_ROOT, list_images
-from models.registry import DEFAULT_MODEL, ModelFormat, model_file
+from models.registry import COCO_MODEL, DEFAULT_MODEL, ModelFormat, model_file
 from vision.detector import Detector
 from vision.errors import StreetWatchError
 from vision.images import load_image
@@ -170,16 +170,20 @@ def dataset_build(
     config: Annotated[Path, typer.Argument(help="Build config YAML, e.g. datasets/config/default.yaml.")],
     out: Annotated[Path, typer.Option(help="Folder that holds dataset versions.")] = DATASETS_OUT,
 ) -> None:
-    """Import the real sources (and generators) of CONFIG into a new dataset version with a manifest."""
-    from datasets.build import build_dataset
+    """Import the real sources of CONFIG and run its generators into a new dataset version with a manifest."""
+    from datasets.build import build_dataset, load_build_config
     from datasets.manifest import format_stats
+    from vision.onnx_backend import OnnxDetector
 
     try:
-        target, manifest = build_dataset(config, out)
+        # The COCO model tells the generators where people and cars stand in front of the walls.
+        needs_occluders = bool(load_build_config(config)[0].synthetic)
+        occluders = OnnxDetector(model_file(COCO_MODEL, ModelFormat.ONNX)) if needs_occluders else None
+        target, manifest = build_dataset(config, out, occluders=occluders)
     except (StreetWatchError, ValueError, FileNotFoundError, FileExistsError) as error:
         raise _fail(error) from error
     typer.echo(format_stats(manifest))
-    typer.echo(f"wrote {target} (manifest.json, data.yaml, import_report.json)")
+    typer.echo(f"wrote {target} (manifest.json, data.yaml, import_report.json, synthetic.jsonl)")
 
 
 @dataset_app.command("stats")
@@ -200,12 +204,13 @@ def dataset_preview(
     count: Annotated[int, typer.Option(help="How many examples.")] = 16,
     class_name: Annotated[str | None, typer.Option("--class", help="Only images holding this class.")] = None,
     seed: Annotated[int, typer.Option(help="Which random examples.")] = 0,
+    zoom: Annotated[bool, typer.Option("--zoom", help="Crop each tile to the boxes of --class.")] = False,
 ) -> None:
     """Write a contact sheet of random examples with their boxes drawn."""
     from datasets.preview import contact_sheet, write_contact_sheet
 
     try:
-        path = write_contact_sheet(contact_sheet(dataset, count, seed, class_name), out)
+        path = write_contact_sheet(contact_sheet(dataset, count, seed, class_name, zoom), out)
     except (FileNotFoundError, ValueError) as error:
         raise _fail(error) from error
     typer.echo(f"wrote {path}")

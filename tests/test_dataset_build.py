@@ -45,7 +45,10 @@ def world(tmp_path: Path) -> tuple[Path, Path]:
     )
     build = tmp_path / "build.yaml"
     sources = [str(configs / f"{name}.yaml") for name in ("cn", "street", "fac")]
-    build.write_text(yaml.safe_dump({"name": "test-v1", "parent": "none-v0", "seed": 3, "sources": sources}))
+    synthetic = [{"generator": "illegal_ad", "backgrounds": "fac", "per_background": 2}]
+    build.write_text(
+        yaml.safe_dump({"name": "test-v1", "parent": "none-v0", "seed": 3, "sources": sources, "synthetic": synthetic})
+    )
     return root, build
 
 
@@ -62,9 +65,10 @@ def test_build_writes_a_versioned_yolo_dataset_with_a_verifiable_manifest(world,
         assert hashlib.sha256((target / entry.label).read_bytes()).hexdigest() == entry.label_sha256
         lines = (target / entry.label).read_text().splitlines()
         assert len(lines) == sum(entry.boxes.values())
-    assert len(manifest.entries) == 8 + 8 + 6
+    real = [e for e in manifest.entries if not e.source.startswith("synthetic/")]
+    assert len(real) == 8 + 8 + 6
     counts = manifest.counts()
-    assert counts["train"]["images"] + counts["val"]["images"] == 22
+    assert counts["train"]["images"] + counts["val"]["images"] == len(manifest.entries)
     assert counts["train"]["negatives"] >= 4  # facades, plus bins-only photos whose normal bins were dropped
     data = yaml.safe_load((target / "data.yaml").read_text())
     assert data["names"][1] == "overflowing_bin" and data["train"] == "images/train" and "path" not in data
@@ -126,5 +130,20 @@ def test_the_default_config_builds_from_the_real_datasets(tmp_path: Path, monkey
     assert counts["train"]["exposed_garbage"] == 1459 + 841 and counts["val"]["exposed_garbage"] == 169 + 77
     assert manifest.import_issues == 0
     sources = {e.source for e in manifest.entries}
-    assert sources == {"garbage-cn", "garbage-street", "facades-spb"}
+    assert sources == {"garbage-cn", "garbage-street", "facades-spb", "synthetic/illegal_ad"}
+    assert counts["train"]["illegal_ad"] > 500 and counts["val"]["illegal_ad"] > 50
     assert len({e.image_sha256 for e in manifest.entries}) == len(manifest.entries)
+
+
+def test_synthetic_ads_stay_in_their_photos_split_and_record_what_they_placed(world, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    root, config = world
+    target, manifest = build_dataset(config, tmp_path / "out", root)
+    real_split = {e.source_image: e.split for e in manifest.entries if not e.source.startswith("synthetic/")}
+    made = [e for e in manifest.entries if e.source == "synthetic/illegal_ad"]
+    assert 6 <= len(made) <= 12  # up to two per facade photo; none where no wall is free
+    records = {r["image"]: r for r in map(json.loads, (target / "synthetic.jsonl").read_text().splitlines())}
+    assert records.keys() == {e.image for e in made}
+    for entry in made:
+        assert entry.split == real_split[entry.source_image]  # no derivative in another split than its photo
+        assert entry.license == "derived from fac (CC0 1.0)"
+        assert entry.boxes["illegal_ad"] == len(records[entry.image]["placed"]) >= 1
