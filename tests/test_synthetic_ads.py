@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from datasets.synthetic import ads
-from datasets.synthetic.ads import AdSurface, AdTexts, cjk_font, compose_ads, phone_number, render_flyer
+from datasets.synthetic.ads import AdTexts, cjk_font, compose_ads, phone_number, render_flyer
+from datasets.synthetic.surface import WallSurface
 from tests.conftest import SAMPLES
 from vision.images import load_image
 
@@ -40,7 +41,7 @@ def test_ads_land_on_free_wall_in_reach_with_exact_boxes(texts: AdTexts) -> None
     h, w = background.shape[:2]
     forbidden = np.zeros((h, w), bool)
     forbidden[:, : w // 2] = True  # pretend the left half is a shop window
-    surface = AdSurface(forbidden, top=h // 3, bottom=h - 10)
+    surface = WallSurface(forbidden, top=h // 3, bottom=h - 10)
     for seed in range(5):
         composed, placed = compose_ads(np.random.default_rng(seed), background, surface, texts, cjk_font())
         assert composed.shape == background.shape and placed
@@ -57,7 +58,7 @@ def test_ads_land_on_free_wall_in_reach_with_exact_boxes(texts: AdTexts) -> None
 
 def test_surface_from_facade_boxes_puts_the_band_above_the_doors() -> None:
     structure = np.array([[100, 300, 160, 400], [300, 100, 340, 160]], np.float32)  # a door, a window
-    surface = AdSurface.from_boxes((480, 640), structure, np.array([[400, 250, 450, 420]], np.float32))
+    surface = WallSurface.from_boxes((480, 640), structure, np.array([[400, 250, 450, 420]], np.float32))
     assert surface.bottom < 400 and surface.top < 300
     assert surface.forbidden[350, 130] and surface.forbidden[300, 420] and not surface.forbidden[350, 250]
 

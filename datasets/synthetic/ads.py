@@ -19,6 +19,7 @@ import yaml
 from PIL import Image, ImageDraw, ImageFont
 
 from datasets.synthetic.canvas import Paste, paste_all
+from datasets.synthetic.surface import WallSurface
 
 AD_TEXTS = Path(__file__).resolve().parents[1] / "config" / "ad_texts.yaml"
 CJK_FONTS = (
@@ -155,7 +156,7 @@ class AdPlacement:
 
 
 def compose_ads(
-    rng: np.random.Generator, background: Array, surface: AdSurface, texts: AdTexts, font: Path
+    rng: np.random.Generator, background: Array, surface: WallSurface, texts: AdTexts, font: Path
 ) -> tuple[Array, list[AdPlacement]]:
     """Paste 1-3 clusters of 1-4 flyers onto `background` inside `surface`."""
     h = background.shape[0]
@@ -163,7 +164,7 @@ def compose_ads(
     lines_of: list[list[str]] = []
     for _ in range(rng.integers(1, 4)):
         height = int(np.clip(h * rng.uniform(0.025, 0.12), 14, h / 4))
-        centre = _free_point(rng, surface, height)
+        centre = surface.free_point(rng, height)
         if centre is None:
             continue
         for _ in range(rng.choice([1, 1, 2, 3, 4])):
@@ -178,45 +179,3 @@ def compose_ads(
         AdPlacement(box, share, tuple(lines_of[i])) for i, (box, share) in enumerate(visible) if box is not None
     ]
     return composed, placements
-
-
-@dataclass(frozen=True)
-class AdSurface:
-    """Where ads may go: a bool mask of forbidden pixels and the band of rows within arm's reach."""
-
-    forbidden: Array
-    top: int
-    bottom: int
-
-    @classmethod
-    def from_boxes(cls, shape: tuple[int, int], structure: Array, occluders: Array) -> AdSurface:
-        """From pixel xyxy boxes of the facade's structure (windows, doors, signs) and of occluders (people, cars).
-
-        Ads go on wall, not on what those boxes cover; vertically between ground level (the lowest structure box
-        bottom, usually a door) and about two door heights above it.
-        """
-        h, w = shape
-        forbidden = np.zeros((h, w), bool)
-        for x0, y0, x1, y1 in np.vstack([structure.reshape(-1, 4), occluders.reshape(-1, 4)]):
-            pad_x, pad_y = (x1 - x0) * 0.08, (y1 - y0) * 0.08
-            forbidden[max(0, int(y0 - pad_y)) : int(y1 + pad_y) + 1, max(0, int(x0 - pad_x)) : int(x1 + pad_x) + 1] = (
-                True
-            )
-        if len(structure):
-            ground = int(structure[:, 3].max())
-            reach = 2.2 * float(np.median(structure[:, 3] - structure[:, 1]))
-            return cls(forbidden, max(0, int(ground - reach)), max(1, ground - 2))
-        return cls(forbidden, int(h * 0.45), int(h * 0.85))
-
-
-def _free_point(rng: np.random.Generator, surface: AdSurface, size: int) -> tuple[int, int] | None:
-    h, w = surface.forbidden.shape
-    top, bottom = max(size // 2, surface.top + size // 2), min(h - size // 2, surface.bottom - size // 2)
-    if bottom <= top:
-        return None
-    for _ in range(40):
-        x, y = int(rng.integers(size, max(size + 1, w - size))), int(rng.integers(top, bottom))
-        window = surface.forbidden[max(0, y - size) : y + size, max(0, x - size) : x + size]
-        if window.size and window.mean() < 0.05:
-            return x, y
-    return None

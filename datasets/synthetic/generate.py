@@ -11,7 +11,8 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from datasets.importers import Example, SourceConfig, source_labels
-from datasets.synthetic.ads import AdSurface, AdTexts, cjk_font, compose_ads
+from datasets.synthetic.ads import AdTexts, cjk_font, compose_ads
+from datasets.synthetic.surface import WallSurface
 from datasets.yolo import Labels
 from vision.detector import Detector
 from vision.taxonomy import Taxonomy
@@ -80,7 +81,7 @@ def generate(
             yield Generated(name, background, encoded.tobytes(), labels, record)
 
 
-def _surface(image: np.ndarray, background: Example, source: SourceConfig, occluders: Detector | None) -> AdSurface:
+def _surface(image: np.ndarray, background: Example, source: SourceConfig, occluders: Detector | None) -> WallSurface:
     h, w = image.shape[:2]
     structure = source_labels(background, source).boxes
     structure_xyxy = np.column_stack(
@@ -89,4 +90,4 @@ def _surface(image: np.ndarray, background: Example, source: SourceConfig, occlu
     )  # fmt: skip
     found = occluders.detect(image) if occluders is not None else None
     occluder_xyxy = found.xyxy[found.confidence >= OCCLUDER_CONFIDENCE] if found is not None else np.zeros((0, 4))
-    return AdSurface.from_boxes((h, w), structure_xyxy.reshape(-1, 4), occluder_xyxy)
+    return WallSurface.from_boxes((h, w), structure_xyxy.reshape(-1, 4), occluder_xyxy)
