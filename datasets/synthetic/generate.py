@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from datasets.importers import Example, SourceConfig, source_labels
 from datasets.synthetic.ads import AdTexts, cjk_font, compose_ads
+from datasets.synthetic.grime import compose_grime
 from datasets.synthetic.surface import WallSurface
 from datasets.yolo import Labels
 from vision.detector import Detector
@@ -26,7 +27,7 @@ class SyntheticSpec(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    generator: Literal["illegal_ad"] = Field(description="what to compose")
+    generator: Literal["illegal_ad", "dirty_facade"] = Field(description="what to compose")
     backgrounds: str = Field(description="name of the source whose photos are the backgrounds")
     per_background: int = Field(default=1, ge=1, description="examples made from each background photo")
     max_backgrounds: int | None = Field(default=None, ge=1, description="random subset of the backgrounds")
@@ -51,43 +52,68 @@ def generate(
     seed: int,
     occluders: Detector | None,
 ) -> Iterator[Generated]:
-    """Yield up to `per_background` composed photos per background (none where no wall is free); seeded."""
-    texts, font = AdTexts.load(), cjk_font()
+    """Yield up to `per_background` composed photos per background (none where nothing fits); seeded."""
+    compose = _composer(spec.generator)
     class_id = taxonomy.names.index(spec.generator)
     for index, background in enumerate(backgrounds):
         image = cv2.imdecode(np.frombuffer(background.image.read_bytes(), np.uint8), cv2.IMREAD_COLOR)
-        surface = _surface(image, background, source, occluders)
+        surface, windows = _surface(image, background, source, occluders)
         for copy in range(spec.per_background):
             rng = np.random.default_rng([seed, index, copy])
-            composed, placements = compose_ads(rng, image, surface, texts, font)
-            if not placements:  # no free wall in reach on this photo: the plain photo is already a negative
+            composed, placed = compose(rng, image, surface, windows)
+            if not placed:  # nothing fitted on this photo: the plain photo is already in the dataset
                 continue
             ok, encoded = cv2.imencode(".jpg", composed, [cv2.IMWRITE_JPEG_QUALITY, 92])
             if not ok:
                 raise RuntimeError(f"could not encode the composed {background.image}")
             h, w = composed.shape[:2]
-            boxes = np.array([p.xyxy for p in placements], np.float64).reshape(-1, 4)
+            boxes = np.array([p["xyxy"] for p in placed], np.float64).reshape(-1, 4)
             yolo = np.column_stack(
                 [(boxes[:, 0] + boxes[:, 2]) / 2 / w, (boxes[:, 1] + boxes[:, 3]) / 2 / h,
                  (boxes[:, 2] - boxes[:, 0]) / w, (boxes[:, 3] - boxes[:, 1]) / h]
             )  # fmt: skip
-            labels = Labels(yolo, np.full(len(placements), class_id, np.int64))
+            labels = Labels(yolo, np.full(len(placed), class_id, np.int64))
             name = f"synthetic-{spec.generator}__{background.source}__{background.image.stem}__{copy}"
-            record = {
-                "generator": spec.generator,
-                "seed": [seed, index, copy],
-                "placed": [asdict(p) for p in placements],
-            }
+            record = {"generator": spec.generator, "seed": [seed, index, copy], "placed": placed}
             yield Generated(name, background, encoded.tobytes(), labels, record)
 
 
-def _surface(image: np.ndarray, background: Example, source: SourceConfig, occluders: Detector | None) -> WallSurface:
+Composer = Callable[[np.random.Generator, np.ndarray, WallSurface, np.ndarray], tuple[np.ndarray, list[dict[str, Any]]]]
+
+
+def _composer(generator: str) -> Composer:
+    if generator == "illegal_ad":
+        texts, font = AdTexts.load(), cjk_font()
+
+        def ads(rng: np.random.Generator, image: np.ndarray, surface: WallSurface, windows: np.ndarray) -> Any:
+            composed, placements = compose_ads(rng, image, surface, texts, font)
+            return composed, [asdict(p) for p in placements]
+
+        return ads
+
+    def grime(rng: np.random.Generator, image: np.ndarray, surface: WallSurface, windows: np.ndarray) -> Any:
+        composed, stains = compose_grime(rng, image, surface, windows)
+        return composed, [asdict(s) for s in stains]
+
+    return grime
+
+
+def _surface(
+    image: np.ndarray, background: Example, source: SourceConfig, occluders: Detector | None
+) -> tuple[WallSurface, np.ndarray]:
+    """Where things may go on this photo, and its windows (pixel xyxy) when the source labels them."""
     h, w = image.shape[:2]
-    structure = source_labels(background, source).boxes
-    structure_xyxy = np.column_stack(
-        [(structure[:, 0] - structure[:, 2] / 2) * w, (structure[:, 1] - structure[:, 3] / 2) * h,
-         (structure[:, 0] + structure[:, 2] / 2) * w, (structure[:, 1] + structure[:, 3] / 2) * h]
-    )  # fmt: skip
+    labels = source_labels(background, source)
+    b = labels.boxes
+    structure = np.column_stack(
+        [
+            (b[:, 0] - b[:, 2] / 2) * w,
+            (b[:, 1] - b[:, 3] / 2) * h,
+            (b[:, 0] + b[:, 2] / 2) * w,
+            (b[:, 1] + b[:, 3] / 2) * h,
+        ]
+    ).reshape(-1, 4)
     found = occluders.detect(image) if occluders is not None else None
     occluder_xyxy = found.xyxy[found.confidence >= OCCLUDER_CONFIDENCE] if found is not None else np.zeros((0, 4))
-    return WallSurface.from_boxes((h, w), structure_xyxy.reshape(-1, 4), occluder_xyxy)
+    window_id = source.classes.index("window") if "window" in source.classes else -1
+    return WallSurface.from_boxes((h, w), structure, occluder_xyxy), structure[labels.class_ids == window_id]

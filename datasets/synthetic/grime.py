@@ -1,0 +1,136 @@
+"""Dirty facades (不洁立面): rain streaks under sills, soot and mould patches, graffiti tags, on real walls.
+
+Stains are applied multiplicatively to the photo so the wall's own texture, joints and lighting show through
+(nothing is pasted as a rectangle); graffiti paint is modulated by the wall texture and its lighting. The box of a
+stain is the region where it visibly darkens or covers the wall.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+
+from datasets.synthetic.surface import WallSurface
+
+Array = npt.NDArray[Any]
+
+# Spray-paint colours (BGR) seen in tags: black, white, red, blue, green, silver, pink.
+SPRAY = ((25, 25, 25), (235, 235, 235), (40, 40, 200), (170, 80, 30), (60, 150, 40), (180, 180, 180), (170, 90, 230))
+# A stain pixel belongs to the box where its mask reaches this: the faintest stain (30% strength) then darkens
+# the wall by 12%, about what a reviewer still sees.
+MASK_VISIBLE = 0.4
+
+
+@dataclass(frozen=True)
+class Stain:
+    """One stain as placed: kind, visible box in pixels."""
+
+    kind: str
+    xyxy: tuple[int, int, int, int]
+
+
+def compose_grime(
+    rng: np.random.Generator, background: Array, surface: WallSurface, windows: Array
+) -> tuple[Array, list[Stain]]:
+    """Apply 1-3 stains: streaks under some of `windows` (pixel xyxy), patches and tags on free wall."""
+    image = background.astype(np.float32)
+    stains: list[Stain] = []
+    for _ in range(rng.integers(1, 4)):
+        kind = rng.choice(["streaks", "patch", "tag"], p=[0.5, 0.25, 0.25] if len(windows) else [0.0, 0.55, 0.45])
+        mask = {"streaks": _streaks, "patch": _patch, "tag": _tag}[str(kind)](rng, surface, windows)
+        if mask is None:
+            continue
+        image = _apply(rng, image, mask, str(kind))
+        box = _visible_box(mask)
+        if box is not None:
+            stains.append(Stain(str(kind), box))
+    return np.clip(image, 0, 255).astype(np.uint8), stains
+
+
+def _streaks(rng: np.random.Generator, surface: WallSurface, windows: Array) -> Array | None:
+    if not len(windows):
+        return None
+    h, w = surface.forbidden.shape
+    upper = windows[windows[:, 3] < surface.top]  # rain runs down from the sills of the upper floors
+    if not len(upper):
+        return None
+    x0, y0, x1, y1 = upper[rng.integers(len(upper))]
+    length = (y1 - y0) * rng.uniform(0.8, 2.5)
+    top = int(y1)
+    bottom = int(min(h - 1, y1 + length))
+    if bottom - top < 8 or x1 - x0 < 6:
+        return None
+    mask = np.zeros((h, w), np.float32)
+    for _ in range(rng.integers(5, 16)):  # runs of water from the sill, uneven in width and reach
+        x = int(rng.uniform(x0, x1))
+        width = max(1, int((x1 - x0) * rng.uniform(0.01, 0.06)))
+        end = int(top + (bottom - top) * rng.uniform(0.3, 1.0))
+        fade = np.linspace(1.0, 0.15, max(1, end - top))[:, None]
+        mask[top:end, max(0, x - width) : x + width] = np.maximum(mask[top:end, max(0, x - width) : x + width], fade)
+    mask = cv2.GaussianBlur(mask, (0, 0), sigmaX=max(1.0, (x1 - x0) * 0.01), sigmaY=max(2.0, (bottom - top) * 0.05))
+    mask /= max(float(mask.max()), 1e-6)
+    mask[surface.forbidden & (mask > 0)] *= 0.3  # water runs over glass or a sign less visibly
+    return mask
+
+
+def _patch(rng: np.random.Generator, surface: WallSurface, windows: Array) -> Array | None:
+    h, w = surface.forbidden.shape
+    size = int(h * rng.uniform(0.06, 0.2))
+    centre = surface.free_point(rng, size // 2)
+    if centre is None:
+        return None
+    noise = cv2.GaussianBlur(rng.random((h, w)).astype(np.float32), (0, 0), max(2.0, size / 6))
+    yy, xx = np.mgrid[0:h, 0:w]
+    ellipse = ((xx - centre[0]) / (size * rng.uniform(0.7, 1.6))) ** 2 + ((yy - centre[1]) / size) ** 2
+    blob = np.clip(1.0 - ellipse, 0, 1) * (noise - noise.min()) / max(float(np.ptp(noise)), 1e-6)
+    return np.clip((blob - 0.15) * 2.5, 0, 1) * ~surface.forbidden
+
+
+def _tag(rng: np.random.Generator, surface: WallSurface, windows: Array) -> Array | None:
+    h, w = surface.forbidden.shape
+    size = int(h * rng.uniform(0.05, 0.14))
+    centre = surface.free_point(rng, size)
+    if centre is None:
+        return None
+    mask = np.zeros((h, w), np.float32)
+    thickness = max(1, size // 12)
+    for _ in range(rng.integers(2, 6)):  # a tag: a few fast looping strokes
+        control = np.array(centre) + rng.normal(0, size * 0.45, (5, 2))
+        curve = _bezier(control, np.linspace(0, 1, 40))
+        cv2.polylines(mask, [curve.astype(np.int32)], False, 1.0, thickness, cv2.LINE_AA)
+    return cv2.GaussianBlur(mask, (0, 0), 0.8) * ~surface.forbidden
+
+
+def _bezier(control: Array, t: Array) -> Array:
+    """Points of the Bézier curve with `control` points (k, 2) at parameters `t` (n,), by de Casteljau."""
+    points = np.repeat(control[None], len(t), axis=0)
+    weights = t.reshape(-1, 1, 1)
+    while points.shape[1] > 1:
+        points = points[:, :-1] * (1 - weights) + points[:, 1:] * weights
+    return points[:, 0]
+
+
+def _apply(rng: np.random.Generator, image: Array, mask: Array, kind: str) -> Array:
+    if kind == "tag":
+        paint = np.array(SPRAY[rng.integers(len(SPRAY))], np.float32)
+        local = cv2.GaussianBlur(image, (0, 0), 6)
+        texture = np.clip(image / np.maximum(local, 1.0), 0.6, 1.4)  # wall joints and grain show through paint
+        lit = paint * np.clip(local.mean(axis=2, keepdims=True) / 170.0, 0.35, 1.1) * texture
+        alpha = (mask * rng.uniform(0.75, 0.95))[..., None]
+        return image * (1 - alpha) + lit * alpha
+    # soot is grey-black, mould green-black, rain streaks brown-grey: darken channels unevenly
+    tint = {"streaks": (0.9, 1.0, 1.05), "patch": rng.choice([(1.0, 1.0, 1.0), (1.05, 0.85, 1.05)])}[kind]
+    strength = rng.uniform(0.35, 0.65)
+    factor = 1 - strength * mask[..., None] * np.array(tint, np.float32)
+    return image * np.clip(factor, 0.2, 1.0)
+
+
+def _visible_box(mask: Array) -> tuple[int, int, int, int] | None:
+    ys, xs = np.nonzero(mask >= MASK_VISIBLE)
+    if len(xs) < 30:
+        return None
+    return int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1
