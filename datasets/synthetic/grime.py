@@ -20,9 +20,10 @@ Array = npt.NDArray[Any]
 
 # Spray-paint colours (BGR) seen in tags: black, white, red, blue, green, silver, pink.
 SPRAY = ((25, 25, 25), (235, 235, 235), (40, 40, 200), (170, 80, 30), (60, 150, 40), (180, 180, 180), (170, 90, 230))
-# A stain pixel belongs to the box where its mask reaches this: the faintest stain (30% strength) then darkens
-# the wall by 12%, about what a reviewer still sees.
-MASK_VISIBLE = 0.4
+# A stain is labelled where it changes the wall's brightness by at least this much (what a reviewer still sees
+# at a glance), and only if that covers enough pixels; otherwise it is not applied at all.
+MIN_CHANGE = 0.12
+MIN_PIXELS = 60
 
 
 @dataclass(frozen=True)
@@ -44,10 +45,12 @@ def compose_grime(
         mask = {"streaks": _streaks, "patch": _patch, "tag": _tag}[str(kind)](rng, surface, windows)
         if mask is None:
             continue
-        image = _apply(rng, image, mask, str(kind))
-        box = _visible_box(mask)
-        if box is not None:
-            stains.append(Stain(str(kind), box))
+        stained = _apply(rng, image, mask, str(kind))
+        box = _visible_box(image, stained)
+        if box is None:  # too faint to see: neither applied nor labelled, so no label sits on clean wall
+            continue
+        image = stained
+        stains.append(Stain(str(kind), box))
     return np.clip(image, 0, 255).astype(np.uint8), stains
 
 
@@ -72,6 +75,7 @@ def _streaks(rng: np.random.Generator, surface: WallSurface, windows: Array) -> 
         fade = np.linspace(1.0, 0.15, max(1, end - top))[:, None]
         mask[top:end, max(0, x - width) : x + width] = np.maximum(mask[top:end, max(0, x - width) : x + width], fade)
     mask = cv2.GaussianBlur(mask, (0, 0), sigmaX=max(1.0, (x1 - x0) * 0.01), sigmaY=max(2.0, (bottom - top) * 0.05))
+    mask[:top] = 0.0  # the blur must not smear water up over the sill
     mask /= max(float(mask.max()), 1e-6)
     mask[surface.forbidden & (mask > 0)] *= 0.3  # water runs over glass or a sign less visibly
     return mask
@@ -129,8 +133,12 @@ def _apply(rng: np.random.Generator, image: Array, mask: Array, kind: str) -> Ar
     return image * np.clip(factor, 0.2, 1.0)
 
 
-def _visible_box(mask: Array) -> tuple[int, int, int, int] | None:
-    ys, xs = np.nonzero(mask >= MASK_VISIBLE)
-    if len(xs) < 30:
+def _visible_box(before: Array, after: Array) -> tuple[int, int, int, int] | None:
+    """Box of the pixels the stain visibly changed (by at least MIN_CHANGE of their brightness); None if few."""
+    luma_before = before.mean(axis=2)
+    change = np.abs(after.mean(axis=2) - luma_before) / np.maximum(luma_before, 16.0)
+    visible = cv2.morphologyEx((change >= MIN_CHANGE).astype(np.uint8), cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
+    ys, xs = np.nonzero(visible)
+    if len(xs) < MIN_PIXELS:
         return None
     return int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1
