@@ -92,7 +92,7 @@ def _composer(generator: str) -> Composer:
         return ads
 
     def grime(rng: np.random.Generator, image: np.ndarray, surface: WallSurface, windows: np.ndarray) -> Any:
-        composed, stains = compose_grime(rng, image, surface, windows)
+        composed, stains = compose_grime(rng, image, surface.wall_only(), windows)
         return composed, [asdict(s) for s in stains]
 
     return grime
@@ -116,4 +116,4 @@ def _surface(
     found = occluders.detect(image) if occluders is not None else None
     occluder_xyxy = found.xyxy[found.confidence >= OCCLUDER_CONFIDENCE] if found is not None else np.zeros((0, 4))
     window_id = source.classes.index("window") if "window" in source.classes else -1
-    return WallSurface.from_boxes((h, w), structure, occluder_xyxy), structure[labels.class_ids == window_id]
+    return WallSurface.from_boxes((h, w), structure, occluder_xyxy, image), structure[labels.class_ids == window_id]

@@ -87,11 +87,18 @@ def _patch(rng: np.random.Generator, surface: WallSurface, windows: Array) -> Ar
     centre = surface.free_point(rng, size // 2)
     if centre is None:
         return None
-    noise = cv2.GaussianBlur(rng.random((h, w)).astype(np.float32), (0, 0), max(2.0, size / 6))
+    # Two octaves: the blob's outline, and the blotchy grain inside it (soot and mould are not smooth clouds).
+    coarse = cv2.GaussianBlur(rng.random((h, w)).astype(np.float32), (0, 0), max(2.0, size / 6))
+    fine = cv2.GaussianBlur(rng.random((h, w)).astype(np.float32), (0, 0), max(1.0, size / 30))
+    noise = _normalized(coarse) + 0.6 * _normalized(fine)
     yy, xx = np.mgrid[0:h, 0:w]
     ellipse = ((xx - centre[0]) / (size * rng.uniform(0.7, 1.6))) ** 2 + ((yy - centre[1]) / size) ** 2
-    blob = np.clip(1.0 - ellipse, 0, 1) * (noise - noise.min()) / max(float(np.ptp(noise)), 1e-6)
-    return np.clip((blob - 0.15) * 2.5, 0, 1) * ~surface.forbidden
+    blob = np.clip(1.0 - ellipse, 0, 1) * noise / 1.6
+    return np.clip((blob - 0.2) * 4.0, 0, 1) * ~surface.forbidden
+
+
+def _normalized(field: Array) -> Array:
+    return (field - field.min()) / max(float(np.ptp(field)), 1e-6)
 
 
 def _tag(rng: np.random.Generator, surface: WallSurface, windows: Array) -> Array | None:
