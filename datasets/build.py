@@ -64,6 +64,7 @@ def build_dataset(
     staging = out_root / f".{config.name}.partial"
     if staging.exists():  # left by a build that died: ours to discard
         shutil.rmtree(staging)
+    staging.mkdir(parents=True)
     entries = [
         _write_entry(staging, taxonomy.names, Entry(f"{e.source}__{e.image.stem}", e, e.image.read_bytes(), e.labels))
         for e in kept
@@ -207,5 +208,4 @@ def _write_report(root: Path, imports: list[SourceImport], duplicates: list[tupl
         for imp in imports
     }
     report["cross_source_duplicates"] = [{"kept": str(a.image), "dropped": str(b.image)} for a, b in duplicates]
-    root.mkdir(parents=True, exist_ok=True)
     (root / "import_report.json").write_text(json.dumps(report, ensure_ascii=False, indent=2) + "\n")
