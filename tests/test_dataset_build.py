@@ -147,3 +147,13 @@ def test_synthetic_ads_stay_in_their_photos_split_and_record_what_they_placed(wo
         assert entry.split == real_split[entry.source_image]  # no derivative in another split than its photo
         assert entry.license == "derived from fac (CC0 1.0)"
         assert entry.boxes["illegal_ad"] == len(records[entry.image]["placed"]) >= 1
+
+
+def test_build_without_the_datasets_folder_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("STREETWATCH_DATASETS_DIR", str(tmp_path / "nowhere"))
+    result = CliRunner().invoke(
+        app, ["dataset", "build", str(REPO_ROOT / "datasets" / "config" / "default.yaml"), "--out", str(tmp_path)]
+    )
+    assert result.exit_code == 2
+    assert "source garbage-cn: folder" in result.output and "does not exist" in result.output
+    assert not any(tmp_path.glob("base-v1*")), "nothing half-built may be left behind"
