@@ -68,12 +68,21 @@ def _streaks(rng: np.random.Generator, surface: WallSurface, windows: Array) -> 
     if bottom - top < 8 or x1 - x0 < 6:
         return None
     mask = np.zeros((h, w), np.float32)
-    for _ in range(rng.integers(5, 16)):  # runs of water from the sill, uneven in width and reach
-        x = int(rng.uniform(x0, x1))
-        width = max(1, int((x1 - x0) * rng.uniform(0.01, 0.06)))
+    rows = np.arange(top, bottom)
+    # A faint curtain under the whole sill, fading down...
+    band = np.clip(1.0 - (rows - top) / max(1.0, (bottom - top) * rng.uniform(0.3, 0.7)), 0, 1) * 0.35
+    mask[top:bottom, max(0, int(x0)) : int(x1)] = band[:, None]
+    # ...and darker runs that meander, thin out and stop at different heights, as water finds its way down.
+    for _ in range(rng.integers(4, 12)):
+        x = rng.uniform(x0, x1)
+        width = (x1 - x0) * rng.uniform(0.01, 0.05)
         end = int(top + (bottom - top) * rng.uniform(0.3, 1.0))
-        fade = np.linspace(1.0, 0.15, max(1, end - top))[:, None]
-        mask[top:end, max(0, x - width) : x + width] = np.maximum(mask[top:end, max(0, x - width) : x + width], fade)
+        drift = np.cumsum(rng.normal(0, 0.35, end - top))
+        for row, dx in zip(range(top, end), drift, strict=True):
+            fade = 1.0 - 0.85 * (row - top) / max(1, end - top)
+            half = max(0.5, width * (0.6 + 0.4 * fade) / 2)
+            lo, hi = int(x + dx - half), int(x + dx + half) + 1
+            mask[row, max(0, lo) : max(0, hi)] = np.maximum(mask[row, max(0, lo) : max(0, hi)], fade)
     mask = cv2.GaussianBlur(mask, (0, 0), sigmaX=max(1.0, (x1 - x0) * 0.01), sigmaY=max(2.0, (bottom - top) * 0.05))
     mask[:top] = 0.0  # the blur must not smear water up over the sill
     mask /= max(float(mask.max()), 1e-6)
