@@ -37,9 +37,7 @@ def contact_sheet(
     for entry in picked:
         image = load_image(dataset / entry.image)
         labels, _ = read_labels(dataset / entry.label, len(manifest.classes))
-        h, w = image.shape[:2]
-        boxes = labels.boxes * [w, h, w, h]
-        xyxy = np.concatenate([boxes[:, :2] - boxes[:, 2:] / 2, boxes[:, :2] + boxes[:, 2:] / 2], axis=1)
+        xyxy = labels.xyxy(image.shape[1], image.shape[0])
         truth = Detections(xyxy, np.ones(len(xyxy)), labels.class_ids)
         drawn = draw_detections(image, truth, manifest.classes, taxonomy, show_confidence=False)
         if zoom:

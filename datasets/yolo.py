@@ -35,6 +35,21 @@ class Labels:
         """An image with no boxes (a negative)."""
         return cls(np.zeros((0, 4)), np.zeros(0, np.int64))
 
+    @classmethod
+    def from_xyxy(cls, xyxy: npt.ArrayLike, class_ids: npt.ArrayLike, width: int, height: int) -> Labels:
+        """Labels from pixel (x1, y1, x2, y2) boxes of an image of `width` x `height`."""
+        b = np.asarray(xyxy, dtype=np.float64).reshape(-1, 4)
+        centre = (b[:, :2] + b[:, 2:]) / 2
+        size = b[:, 2:] - b[:, :2]
+        normalised = np.concatenate([centre, size], axis=1) / [width, height, width, height]
+        return cls(normalised, np.asarray(class_ids, dtype=np.int64).reshape(-1))
+
+    def xyxy(self, width: int, height: int) -> npt.NDArray[np.float64]:
+        """The boxes as pixel (x1, y1, x2, y2) in an image of `width` x `height`."""
+        pixels = self.boxes * [width, height, width, height]
+        corners = np.concatenate([pixels[:, :2] - pixels[:, 2:] / 2, pixels[:, :2] + pixels[:, 2:] / 2], axis=1)
+        return corners.reshape(-1, 4)
+
 
 def read_labels(path: Path, num_classes: int) -> tuple[Labels, list[LabelIssue]]:
     """Read a YOLO label file; invalid lines are dropped and reported, never guessed at."""

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 from pydantic import ValidationError
 
@@ -130,3 +131,12 @@ def test_negatives_source_excludes_images_with_posters(tmp_path: Path) -> None:
 def test_missing_source_folder_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match=r"source cn: folder .* does not exist"):
         import_source(_cn_config(tmp_path), load_taxonomy(), tmp_path / "nowhere")
+
+
+def test_pixel_boxes_round_trip_through_labels() -> None:
+    xyxy = np.array([[10, 20, 50, 80], [0, 0, 640, 480]], np.float64)
+    labels = Labels.from_xyxy(xyxy, [2, 0], 640, 480)
+    np.testing.assert_allclose(labels.boxes[0], [30 / 640, 50 / 480, 40 / 640, 60 / 480])
+    assert labels.class_ids.tolist() == [2, 0]
+    np.testing.assert_allclose(labels.xyxy(640, 480), xyxy)
+    assert Labels.empty().xyxy(640, 480).shape == (0, 4)

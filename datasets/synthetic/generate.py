@@ -67,12 +67,7 @@ def generate(
             if not ok:
                 raise RuntimeError(f"could not encode the composed {background.image}")
             h, w = composed.shape[:2]
-            boxes = np.array([p["xyxy"] for p in placed], np.float64).reshape(-1, 4)
-            yolo = np.column_stack(
-                [(boxes[:, 0] + boxes[:, 2]) / 2 / w, (boxes[:, 1] + boxes[:, 3]) / 2 / h,
-                 (boxes[:, 2] - boxes[:, 0]) / w, (boxes[:, 3] - boxes[:, 1]) / h]
-            )  # fmt: skip
-            labels = Labels(yolo, np.full(len(placed), class_id, np.int64))
+            labels = Labels.from_xyxy([p["xyxy"] for p in placed], [class_id] * len(placed), w, h)
             name = f"synthetic-{spec.generator}__{background.source}__{background.image.stem}__{copy}"
             record = {"generator": spec.generator, "seed": [seed, index, copy], "placed": placed}
             yield Generated(name, background, encoded.tobytes(), labels, record)
@@ -104,15 +99,7 @@ def _surface(
     """Where things may go on this photo, and its windows (pixel xyxy) when the source labels them."""
     h, w = image.shape[:2]
     labels = source_labels(background, source)
-    b = labels.boxes
-    structure = np.column_stack(
-        [
-            (b[:, 0] - b[:, 2] / 2) * w,
-            (b[:, 1] - b[:, 3] / 2) * h,
-            (b[:, 0] + b[:, 2] / 2) * w,
-            (b[:, 1] + b[:, 3] / 2) * h,
-        ]
-    ).reshape(-1, 4)
+    structure = labels.xyxy(w, h)
     found = occluders.detect(image) if occluders is not None else None
     occluder_xyxy = found.xyxy[found.confidence >= OCCLUDER_CONFIDENCE] if found is not None else np.zeros((0, 4))
     window_id = source.classes.index("window") if "window" in source.classes else -1
