@@ -14,7 +14,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
 from datasets.fingerprints import sha256_bytes
-from datasets.importers import Example, SourceImport, import_source, load_source_config
+from datasets.importers import Example, SourceConfig, SourceImport, import_source, load_source_config
 from datasets.manifest import Manifest, ManifestEntry
 from datasets.synthetic.generate import SyntheticSpec, generate
 from datasets.yolo import Labels, format_labels
@@ -59,7 +59,10 @@ def build_dataset(
     if target.exists():
         raise FileExistsError(f"dataset version {target} already exists; versions are immutable, pick a new name")
     taxonomy = load_taxonomy()
-    imports = [_import(name, taxonomy, datasets_root, config) for name in config.sources]
+    sources = {source.name: source for source in map(load_source_config, config.sources)}
+    if len(sources) != len(config.sources):
+        raise ValueError(f"a build names each source once, got {list(config.sources)}")
+    imports = [_import(source, taxonomy, datasets_root, config) for source in sources.values()]
     kept, duplicates = drop_cross_source_duplicates([e for imp in imports for e in imp.examples])
     staging = out_root / f".{config.name}.partial"
     if staging.exists():  # left by a build that died: ours to discard
@@ -72,8 +75,7 @@ def build_dataset(
     records = []
     for index, spec in enumerate(config.synthetic):
         backgrounds = _backgrounds(spec, kept, config.seed + index)
-        source = load_source_config(_source_ref(config, spec.backgrounds))
-        for made in generate(spec, backgrounds, source, taxonomy, config.seed + index, occluders):
+        for made in generate(spec, backgrounds, sources[spec.backgrounds], taxonomy, config.seed + index, occluders):
             entries.append(
                 _write_entry(
                     staging,
@@ -85,9 +87,8 @@ def build_dataset(
     (staging / "synthetic.jsonl").write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records))
     (staging / "data.yaml").write_text(_data_yaml(taxonomy), encoding="utf-8")
     _write_report(staging, imports, duplicates)
-    sources = {
-        imp.source: {k: v for k, v in load_source_config(name).model_dump().items() if k in _PROVENANCE}
-        for imp, name in zip(imports, config.sources, strict=True)
+    provenance = {
+        name: {k: v for k, v in source.model_dump().items() if k in _PROVENANCE} for name, source in sources.items()
     }
     manifest = Manifest(
         name=config.name,
@@ -95,7 +96,7 @@ def build_dataset(
         seed=config.seed,
         config_sha256=config_sha,
         classes=taxonomy.names,
-        sources=sources,
+        sources=provenance,
         entries=tuple(sorted(entries, key=lambda e: (e.split, e.image))),
         import_issues=sum(len(imp.issues) for imp in imports),
         duplicates_dropped=len(duplicates),
@@ -108,8 +109,8 @@ def build_dataset(
 _PROVENANCE = ("origin", "commit", "license", "attribution")
 
 
-def _import(name: str, taxonomy: Taxonomy, root: Path | None, config: BuildConfig) -> SourceImport:
-    result = import_source(load_source_config(name), taxonomy, root)
+def _import(source: SourceConfig, taxonomy: Taxonomy, root: Path | None, config: BuildConfig) -> SourceImport:
+    result = import_source(source, taxonomy, root)
     if config.limit_per_source is not None and len(result.examples) > config.limit_per_source:
         rng = random.Random(f"{config.seed}:{result.source}")
         result.examples = sorted(rng.sample(result.examples, config.limit_per_source), key=lambda e: str(e.image))
@@ -182,14 +183,6 @@ def _backgrounds(spec: SyntheticSpec, kept: list[Example], seed: int) -> list[Ex
     if spec.max_backgrounds is not None and len(photos) > spec.max_backgrounds:
         photos = sorted(random.Random(seed).sample(photos, spec.max_backgrounds), key=lambda e: str(e.image))
     return photos
-
-
-def _source_ref(config: BuildConfig, name: str) -> str:
-    """The config reference (name or path) of the source called `name` in this build."""
-    for ref in config.sources:
-        if load_source_config(ref).name == name:
-            return ref
-    raise ValueError(f"synthetic backgrounds {name!r} is not one of the build's sources")
 
 
 def _data_yaml(taxonomy: Taxonomy) -> str:
