@@ -52,7 +52,8 @@ def build_dataset(
     """Import, de-duplicate, compose and write the dataset under `out_root/<name>/`; never overwrites a version.
 
     `occluders` (the COCO model) marks people, cars and other objects in front of walls, where synthetic ads
-    must not be pasted; without it only the photos' own labels guide placement.
+    must not be pasted; without it only the photos' own labels guide placement. Renders reused between builds
+    (3D street stalls) are cached in `$STREETWATCH_CACHE_DIR/renders` (default ~/.cache/streetwatch/renders).
     """
     config, config_sha = load_build_config(config_path)
     target = out_root / config.name
@@ -75,7 +76,8 @@ def build_dataset(
     records = []
     for index, spec in enumerate(config.synthetic):
         backgrounds = _backgrounds(spec, kept, config.seed + index)
-        for made in generate(spec, backgrounds, sources[spec.backgrounds], taxonomy, config.seed + index, occluders):
+        source = sources[spec.backgrounds]
+        for made in generate(spec, backgrounds, source, taxonomy, config.seed + index, occluders):
             entries.append(
                 _write_entry(
                     staging,

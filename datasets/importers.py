@@ -44,11 +44,17 @@ class SourceConfig(BaseModel):
     exclude_unlabelled: bool = Field(
         default=False, title="Exclude unlabelled", description="empty label files are unreliable: skip those images"
     )
+    ground_heights_m: dict[str, float] = Field(
+        default_factory=dict,
+        title="Ground references",
+        description="source classes that stand on the ground, with their typical height in metres: they give the "
+        "ground line and the scale for synthetic objects placed on the ground (street stalls)",
+    )
 
     @model_validator(mode="after")
     def _map_covers_classes(self) -> SourceConfig:
         missing = [c for c in self.classes if c not in self.map]
-        unknown = [c for c in (*self.map, *self.exclude_images_with) if c not in self.classes]
+        unknown = [c for c in (*self.map, *self.exclude_images_with, *self.ground_heights_m) if c not in self.classes]
         if missing or unknown:
             raise ValueError(f"class map must name each source class once: missing {missing}, unknown {unknown}")
         if self.role == "negatives" and any(self.map.values()):

@@ -1,18 +1,35 @@
 #!/usr/bin/env bash
-# Set up StreetWatch in ./.venv. Usage: scripts/setup.sh [edge|full]
-#   edge — onnxruntime + OpenCV + numpy only: what the demo, an edge box or the server needs (~30 s)
-#   full — adds torch, ultralytics and the dev tools: training, export, the whole test suite (~3 min)
+# Set up StreetWatch in ./.venv. Usage: scripts/setup.sh [edge|full|render]
+#   edge   — onnxruntime + OpenCV + numpy only: what the demo, an edge box or the server needs (~30 s)
+#   full   — adds torch, ultralytics and the dev tools: training, export, the whole test suite (~3 min)
+#   render — Blender as a Python module (bpy) in its own ./.venv-render, for the 3D street-stall renders of the
+#            dataset build (~1 GB; bpy pins numpy 1.26, so it cannot share .venv)
 # Re-running is cheap: nothing is reinstalled while pyproject.toml and this script are unchanged.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 profile="${1:-edge}"
-case "$profile" in edge|full) ;; *) echo "usage: $0 [edge|full]" >&2; exit 2 ;; esac
+case "$profile" in edge|full|render) ;; *) echo "usage: $0 [edge|full|render]" >&2; exit 2 ;; esac
 
 python_bin="${PYTHON:-python3}"
 if ! "$python_bin" -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
   echo "StreetWatch needs Python >= 3.11; $python_bin is $("$python_bin" --version 2>&1)" >&2
   exit 1
 fi
+
+if [ "$profile" = render ]; then
+  # bpy 5.0.1 is built for CPython 3.11 exactly
+  stamp=".venv-render/.setup-render"
+  fingerprint="$(sha256sum scripts/setup.sh | cut -d' ' -f1)"
+  if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$fingerprint" ]; then
+    exit 0
+  fi
+  [ -x .venv-render/bin/python ] || "$python_bin" -m venv .venv-render
+  .venv-render/bin/python -m pip --disable-pip-version-check -q install "bpy==5.0.1" "pillow==13.0.0"
+  .venv-render/bin/python -c 'import bpy, PIL' # fail here if the install is broken
+  echo "$fingerprint" > "$stamp"
+  exit 0
+fi
+
 [ -x .venv/bin/python ] || "$python_bin" -m venv .venv
 pip=(.venv/bin/python -m pip --disable-pip-version-check -q)
 

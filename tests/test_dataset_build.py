@@ -130,8 +130,11 @@ def test_the_default_config_builds_from_the_real_datasets(tmp_path: Path, monkey
     assert counts["train"]["exposed_garbage"] == 1459 + 841 and counts["val"]["exposed_garbage"] == 169 + 77
     assert manifest.import_issues == 0
     sources = {e.source for e in manifest.entries}
-    assert sources == {"garbage-cn", "garbage-street", "facades-spb", "synthetic/illegal_ad"}
+    real = {"garbage-cn", "garbage-street", "facades-spb"}
+    assert sources == real | {"synthetic/illegal_ad", "synthetic/dirty_facade", "synthetic/street_stall"}
     assert counts["train"]["illegal_ad"] > 500 and counts["val"]["illegal_ad"] > 50
+    assert counts["train"]["street_stall"] > 300 and counts["val"]["street_stall"] > 30
+    assert counts["train"]["dirty_facade"] > 200 and counts["val"]["dirty_facade"] > 10
     assert len({e.image_sha256 for e in manifest.entries}) == len(manifest.entries)
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
+from functools import cached_property
+from pathlib import Path
 from typing import Any, Literal
 
 import cv2
@@ -13,6 +15,14 @@ from pydantic import BaseModel, ConfigDict, Field
 from datasets.importers import Example, SourceConfig, source_labels
 from datasets.synthetic.ads import AdTexts, cjk_font, compose_ads
 from datasets.synthetic.grime import compose_grime
+from datasets.synthetic.stalls import (
+    GroundReference,
+    LibrarySpec,
+    compose_stalls,
+    load_library,
+    render_cache,
+    render_library,
+)
 from datasets.synthetic.surface import WallSurface
 from datasets.yolo import Labels
 from vision.detector import Detector
@@ -27,10 +37,13 @@ class SyntheticSpec(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    generator: Literal["illegal_ad", "dirty_facade"] = Field(description="what to compose")
+    generator: Literal["illegal_ad", "dirty_facade", "street_stall"] = Field(description="what to compose")
     backgrounds: str = Field(description="name of the source whose photos are the backgrounds")
     per_background: int = Field(default=1, ge=1, description="examples made from each background photo")
     max_backgrounds: int | None = Field(default=None, ge=1, description="random subset of the backgrounds")
+    renders: int = Field(
+        default=160, ge=1, description="street_stall: 3D stalls rendered (once, cached, shared by builds)"
+    )
 
 
 @dataclass(frozen=True)
@@ -51,16 +64,20 @@ def generate(
     taxonomy: Taxonomy,
     seed: int,
     occluders: Detector | None,
+    cache: Path | None = None,
 ) -> Iterator[Generated]:
-    """Yield up to `per_background` composed photos per background (none where nothing fits); seeded."""
-    compose = _composer(spec.generator)
+    """Yield up to `per_background` composed photos per background (none where nothing fits); seeded.
+
+    `cache` holds renders reused across builds (the street stalls); default `stalls.render_cache()`.
+    """
+    compose = _composer(spec, seed, cache)
     class_id = taxonomy.names.index(spec.generator)
     for index, background in enumerate(backgrounds):
         image = cv2.imdecode(np.frombuffer(background.image.read_bytes(), np.uint8), cv2.IMREAD_COLOR)
-        surface, windows = _surface(image, background, source, occluders)
+        scene = Scene(image, background, source, occluders)
         for copy in range(spec.per_background):
             rng = np.random.default_rng([seed, index, copy])
-            composed, placed = compose(rng, image, surface, windows)
+            composed, placed = compose(rng, scene)
             if not placed:  # nothing fitted on this photo: the plain photo is already in the dataset
                 continue
             ok, encoded = cv2.imencode(".jpg", composed, [cv2.IMWRITE_JPEG_QUALITY, 92])
@@ -73,34 +90,78 @@ def generate(
             yield Generated(name, background, encoded.tobytes(), labels, record)
 
 
-Composer = Callable[[np.random.Generator, np.ndarray, WallSurface, np.ndarray], tuple[np.ndarray, list[dict[str, Any]]]]
+class Scene:
+    """A background photo with what its source labels and what the COCO model sees in it (computed once)."""
+
+    def __init__(self, image: np.ndarray, background: Example, source: SourceConfig, occluders: Detector | None):
+        self.image, self.background, self.source, self._occluders = image, background, source, occluders
+
+    @cached_property
+    def labels(self) -> tuple[np.ndarray, list[str]]:
+        """The source's own boxes (pixel xyxy) and their source class names."""
+        h, w = self.image.shape[:2]
+        labels = source_labels(self.background, self.source)
+        return labels.xyxy(w, h), [self.source.classes[i] for i in labels.class_ids]
+
+    @cached_property
+    def occluder_boxes(self) -> np.ndarray:
+        """People, cars, bikes and other COCO things found in the photo (pixel xyxy)."""
+        if self._occluders is None:
+            return np.zeros((0, 4), np.float32)
+        found = self._occluders.detect(self.image)
+        return found.xyxy[found.confidence >= OCCLUDER_CONFIDENCE]
+
+    @cached_property
+    def surface(self) -> WallSurface:
+        h, w = self.image.shape[:2]
+        return WallSurface.from_boxes((h, w), self.labels[0], self.occluder_boxes, self.image)
+
+    @cached_property
+    def windows(self) -> np.ndarray:
+        xyxy, names = self.labels
+        return xyxy[np.array([n == "window" for n in names], bool)].reshape(-1, 4)
+
+    def ground_references(self) -> list[GroundReference]:
+        xyxy, names = self.labels
+        heights = self.source.ground_heights_m
+        return [
+            GroundReference((float(b[0]), float(b[1]), float(b[2]), float(b[3])), heights[n])
+            for b, n in zip(xyxy, names, strict=True)
+            if n in heights
+        ]
+
+    def events(self) -> np.ndarray:
+        """Boxes of the source classes mapped to an event of the taxonomy (they must stay visible)."""
+        xyxy, names = self.labels
+        return xyxy[np.array([self.source.map.get(n) is not None for n in names], bool)].reshape(-1, 4)
 
 
-def _composer(generator: str) -> Composer:
-    if generator == "illegal_ad":
+Composer = Callable[[np.random.Generator, Scene], tuple[np.ndarray, list[dict[str, Any]]]]
+
+
+def _composer(spec: SyntheticSpec, seed: int, cache: Path | None) -> Composer:
+    if spec.generator == "illegal_ad":
         texts, font = AdTexts.load(), cjk_font()
 
-        def ads(rng: np.random.Generator, image: np.ndarray, surface: WallSurface, windows: np.ndarray) -> Any:
-            composed, placements = compose_ads(rng, image, surface, texts, font)
+        def ads(rng: np.random.Generator, scene: Scene) -> Any:
+            composed, placements = compose_ads(rng, scene.image, scene.surface, texts, font)
             return composed, [asdict(p) for p in placements]
 
         return ads
+    if spec.generator == "street_stall":
+        sprites = load_library(render_library(LibrarySpec(count=spec.renders), cache or render_cache()))
 
-    def grime(rng: np.random.Generator, image: np.ndarray, surface: WallSurface, windows: np.ndarray) -> Any:
-        composed, stains = compose_grime(rng, image, surface.wall_only(), windows)
+        def stalls(rng: np.random.Generator, scene: Scene) -> Any:
+            if not scene.ground_references():
+                return scene.image, []
+            keep = np.vstack([scene.events(), scene.occluder_boxes.reshape(-1, 4)])
+            composed, placements = compose_stalls(rng, scene.image, scene.ground_references(), keep, sprites)
+            return composed, [asdict(p) for p in placements]
+
+        return stalls
+
+    def grime(rng: np.random.Generator, scene: Scene) -> Any:
+        composed, stains = compose_grime(rng, scene.image, scene.surface.wall_only(), scene.windows)
         return composed, [asdict(s) for s in stains]
 
     return grime
-
-
-def _surface(
-    image: np.ndarray, background: Example, source: SourceConfig, occluders: Detector | None
-) -> tuple[WallSurface, np.ndarray]:
-    """Where things may go on this photo, and its windows (pixel xyxy) when the source labels them."""
-    h, w = image.shape[:2]
-    labels = source_labels(background, source)
-    structure = labels.xyxy(w, h)
-    found = occluders.detect(image) if occluders is not None else None
-    occluder_xyxy = found.xyxy[found.confidence >= OCCLUDER_CONFIDENCE] if found is not None else np.zeros((0, 4))
-    window_id = source.classes.index("window") if "window" in source.classes else -1
-    return WallSurface.from_boxes((h, w), structure, occluder_xyxy, image), structure[labels.class_ids == window_id]

@@ -34,6 +34,9 @@ class Stain:
     xyxy: tuple[int, int, int, int]
 
 
+MIN_SIDE = 12  # px: a stain's visible box narrower or lower than this is not a dirty facade anyone would report
+
+
 def compose_grime(
     rng: np.random.Generator, background: Array, surface: WallSurface, windows: Array
 ) -> tuple[Array, list[Stain]]:
@@ -47,8 +50,8 @@ def compose_grime(
             continue
         stained = _apply(rng, image, mask, str(kind))
         box = _visible_box(image, stained)
-        if box is None:  # too faint to see: neither applied nor labelled, so no label sits on clean wall
-            continue
+        if box is None or min(box[2] - box[0], box[3] - box[1]) < MIN_SIDE:
+            continue  # too faint or too thin to see: neither applied nor labelled, no label sits on clean wall
         image = stained
         stains.append(Stain(str(kind), box))
     return np.clip(image, 0, 255).astype(np.uint8), stains
@@ -63,7 +66,7 @@ def _streaks(rng: np.random.Generator, surface: WallSurface, windows: Array) -> 
         return None
     x0, y0, x1, y1 = upper[rng.integers(len(upper))]
     length = (y1 - y0) * rng.uniform(0.8, 2.5)
-    top = int(y1)
+    top = int(y1 + (y1 - y0) * 0.08) + 2  # below the window's own margin in `forbidden` (the sill)
     bottom = int(min(h - 1, y1 + length))
     if bottom - top < 8 or x1 - x0 < 6:
         return None
@@ -86,7 +89,12 @@ def _streaks(rng: np.random.Generator, surface: WallSurface, windows: Array) -> 
     mask = cv2.GaussianBlur(mask, (0, 0), sigmaX=max(1.0, (x1 - x0) * 0.01), sigmaY=max(2.0, (bottom - top) * 0.05))
     mask[:top] = 0.0  # the blur must not smear water up over the sill
     mask /= max(float(mask.max()), 1e-6)
-    mask[surface.forbidden & (mask > 0)] *= 0.3  # water runs over glass or a sign less visibly
+    # A run ends where it meets a window, sign or door below (it drips off the frame): once a column reaches a
+    # forbidden pixel, nothing below it is stained, so no streak is drawn or labelled across a shop sign.
+    blocked = np.cumsum(surface.forbidden[top:], axis=0) > 0
+    mask[top:][blocked] = 0.0
+    if (mask > 0.3).any(axis=1).sum() < 0.5 * (y1 - y0):  # cut short by a cornice or sign: a strip, not streaks
+        return None
     return mask
 
 
@@ -103,7 +111,25 @@ def _patch(rng: np.random.Generator, surface: WallSurface, windows: Array) -> Ar
     yy, xx = np.mgrid[0:h, 0:w]
     ellipse = ((xx - centre[0]) / (size * rng.uniform(0.7, 1.6))) ** 2 + ((yy - centre[1]) / size) ** 2
     blob = np.clip(1.0 - ellipse, 0, 1) * noise / 1.6
-    return np.clip((blob - 0.2) * 4.0, 0, 1) * ~surface.forbidden
+    patch = np.clip((blob - 0.2) * 4.0, 0, 1)
+    # Soot and mould drip: a few runs down from the patch's lower edge, thinning out, so it is not a floating cloud.
+    ys, xs = np.nonzero(patch > 0.5)
+    if len(xs):
+        for _ in range(rng.integers(2, 7)):
+            i = rng.integers(len(xs))
+            x, y = float(xs[i]), int(ys[i])
+            length = int(size * rng.uniform(0.3, 1.2))
+            for row in range(y, min(h, y + length)):
+                fade = 1.0 - (row - y) / length
+                x += rng.normal(0, 0.3)
+                half = max(0.5, size * 0.02 * fade)
+                lo, hi = max(0, int(x - half)), max(0, int(x + half) + 1)
+                patch[row, lo:hi] = np.maximum(patch[row, lo:hi], 0.7 * fade)
+        patch = cv2.GaussianBlur(patch, (0, 0), 0.8)
+    # and its own grain: fine speckle modulates the darkening
+    speckle = cv2.GaussianBlur(rng.random((h, w)).astype(np.float32), (0, 0), 1.2)
+    patch = patch * (0.8 + 0.4 * _normalized(speckle))
+    return np.clip(patch, 0, 1) * ~surface.forbidden
 
 
 def _normalized(field: Array) -> Array:
