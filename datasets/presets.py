@@ -209,6 +209,25 @@ _BUILDERS: dict[str, Callable[[], TransformList]] = {
 PRESETS: tuple[str, ...] = tuple(_BUILDERS)
 
 
+_PIXEL_BUILDERS: dict[str, Callable[[], TransformList]] = {
+    "none": lambda: [],
+    "light": lambda: [t for t in _light() if not isinstance(t, A.HorizontalFlip)],
+    "street": lambda: [*_lighting(_STREET), *_weather(_STREET), *_camera(_STREET)],
+    "heavy": lambda: [*_lighting(_HEAVY), *_weather(_HEAVY), *_camera(_HEAVY)],
+}
+
+
+def pixel_transforms(name: str = DEFAULT_PRESET) -> TransformList:
+    """The pixel-level part of preset `name` (lighting, weather, camera), without geometry or flips.
+
+    For ultralytics training (`augmentations=`), whose own mosaic, affine and flip already move the boxes: the
+    preset adds what a roof camera sees that those do not (dusk, shadows, rain, motion blur, noise, JPEG).
+    """
+    if name not in _PIXEL_BUILDERS:
+        raise ValueError(f"unknown augmentation preset {name!r}; known presets: {', '.join(PRESETS)}")
+    return _PIXEL_BUILDERS[name]()
+
+
 def build_preset(name: str = DEFAULT_PRESET, *, seed: int | None = None, min_visibility: float = 0.3) -> A.Compose:
     """Bbox-aware albumentations pipeline for preset `name` (one of `PRESETS`), for YOLO boxes labelled `class_ids`.
 

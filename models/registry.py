@@ -7,7 +7,9 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from vision.detector import Detector
 from vision.errors import ModelLoadError
+from vision.yolo_head import DetectionSettings
 
 ZOO_DIR = Path(__file__).resolve().parent / "zoo"
 DEFAULT_MODEL = "coco-yolov8n"
@@ -32,7 +34,7 @@ def list_models() -> list[str]:
 
 
 def model_card(name: str) -> dict[str, Any]:
-    """The model's card.json: provenance, licence, classes, metrics."""
+    """The model's card.json: provenance, licence, classes, training data, metrics, speed. `name` or `name@version`."""
     card = _model_dir(name) / "card.json"
     with card.open(encoding="utf-8") as handle:
         data: dict[str, Any] = json.load(handle)
@@ -40,7 +42,7 @@ def model_card(name: str) -> dict[str, Any]:
 
 
 def model_file(name_or_path: str | Path, model_format: ModelFormat = ModelFormat.ONNX) -> Path:
-    """The file for `model_format` of a zoo model, or `name_or_path` itself when it is an existing file."""
+    """The file for `model_format` of a zoo model (`name` or `name@version`), or an existing .onnx/.pt path."""
     candidate = Path(name_or_path)
     if candidate.suffix in (".onnx", ".pt"):
         if not candidate.is_file():
@@ -52,7 +54,41 @@ def model_file(name_or_path: str | Path, model_format: ModelFormat = ModelFormat
     return path
 
 
-def _model_dir(name: str) -> Path:
+def load_detector(
+    name_or_path: str | Path = DEFAULT_MODEL,
+    backend: str = "onnx",
+    int8: bool = False,
+    settings: DetectionSettings | None = None,
+    threads: int | None = None,
+) -> Detector:
+    """A ready detector for a zoo model or a weights file: ONNX (onnxruntime, optionally int8) or ultralytics."""
+    settings = settings or DetectionSettings()
+    if backend == "ultralytics":
+        if int8:
+            raise ValueError("int8 applies to the onnx backend only")
+        from vision.ultralytics_backend import UltralyticsDetector
+
+        return UltralyticsDetector(model_file(name_or_path, ModelFormat.PYTORCH), settings)
+    if backend != "onnx":
+        raise ValueError(f"unknown backend {backend!r}: onnx or ultralytics")
+    from vision.onnx_backend import OnnxDetector, OnnxOptions
+
+    path = model_file(name_or_path, ModelFormat.ONNX_INT8 if int8 else ModelFormat.ONNX)
+    return OnnxDetector(path, settings, OnnxOptions(threads=threads))
+
+
+def _model_dir(reference: str) -> Path:
+    name, _, version = reference.partition("@")
+    folder = _named_dir(name)
+    if version:
+        with (folder / "card.json").open(encoding="utf-8") as handle:
+            shipped = json.load(handle).get("version")
+        if shipped != version:
+            raise ModelLoadError(f"the zoo has {name} version {shipped}, not {version}")
+    return folder
+
+
+def _named_dir(name: str) -> Path:
     folder = ZOO_DIR / name
     if not (folder / "card.json").is_file():
         known = ", ".join(list_models()) or "none"

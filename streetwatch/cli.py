@@ -12,7 +12,7 @@ from typing import Annotated
 import typer
 
 from datasets.sources import IMAGE_SUFFIXES, REPO_ROOT, list_images
-from models.registry import COCO_MODEL, DEFAULT_MODEL, ModelFormat, model_file
+from models.registry import COCO_MODEL, DEFAULT_MODEL, ModelFormat, load_detector, model_file
 from vision.detector import Detector
 from vision.errors import StreetWatchError
 from vision.images import load_image
@@ -65,16 +65,9 @@ def _image_files(sources: list[Path]) -> Iterator[Path]:
 def _build_detector(
     model: str, backend: Backend, int8: bool, settings: DetectionSettings, threads: int | None
 ) -> Detector:
-    if backend is Backend.ULTRALYTICS:
-        if int8:
-            raise typer.BadParameter("--int8 applies to the onnx backend only")
-        from vision.ultralytics_backend import UltralyticsDetector
-
-        return UltralyticsDetector(model_file(model, ModelFormat.PYTORCH), settings)
-    from vision.onnx_backend import OnnxDetector, OnnxOptions
-
-    path = model_file(model, ModelFormat.ONNX_INT8 if int8 else ModelFormat.ONNX)
-    return OnnxDetector(path, settings, OnnxOptions(threads=threads))
+    if backend is Backend.ULTRALYTICS and int8:
+        raise typer.BadParameter("--int8 applies to the onnx backend only")
+    return load_detector(model, backend.value, int8, settings, threads)
 
 
 @app.command()
@@ -173,6 +166,7 @@ def dataset_build(
     """Import the real sources of CONFIG and run its generators into a new dataset version with a manifest."""
     from datasets.build import build_dataset, load_build_config
     from datasets.manifest import format_stats
+    from datasets.synthetic.stalls import RenderUnavailable
     from vision.onnx_backend import OnnxDetector
 
     try:
@@ -180,7 +174,7 @@ def dataset_build(
         needs_occluders = bool(load_build_config(config)[0].synthetic)
         occluders = OnnxDetector(model_file(COCO_MODEL, ModelFormat.ONNX)) if needs_occluders else None
         target, manifest = build_dataset(config, out, occluders=occluders)
-    except (StreetWatchError, ValueError, FileNotFoundError, FileExistsError) as error:
+    except (StreetWatchError, ValueError, FileNotFoundError, FileExistsError, RenderUnavailable) as error:
         raise _fail(error) from error
     typer.echo(format_stats(manifest))
     typer.echo(f"wrote {target} (manifest.json, data.yaml, import_report.json, synthetic.jsonl)")
@@ -214,3 +208,77 @@ def dataset_preview(
     except (FileNotFoundError, ValueError) as error:
         raise _fail(error) from error
     typer.echo(f"wrote {path}")
+
+
+@app.command()
+def train(
+    config: Annotated[Path, typer.Argument(help="Training config YAML, e.g. models/config/starter.yaml.")],
+    runs: Annotated[Path, typer.Option(help="Folder that holds training runs.")] = REPO_ROOT / "runs" / "train",
+) -> None:
+    """Train a detector as CONFIG says (offline); writes a run folder with weights and per-epoch metrics."""
+    from pydantic import ValidationError
+
+    from models.train import train as run_training
+
+    try:
+        run = run_training(config, runs)
+    except (ValueError, ValidationError, FileNotFoundError, FileExistsError, StreetWatchError) as error:
+        raise _fail(error) from error
+    typer.echo(f"wrote {run} (weights/best.pt, metrics.jsonl, run.json)")
+
+
+@app.command()
+def evaluate(
+    weights: Annotated[str, typer.Argument(help="Zoo model name, or a .onnx / .pt file.")],
+    data: Annotated[Path, typer.Argument(help="A dataset version folder (with manifest.json).")],
+    split: Annotated[str, typer.Option(help="Which split.")] = "val",
+    review_threshold: Annotated[float, typer.Option(help="Confidence at which detections reach a reviewer.")] = 0.25,
+    backend: Annotated[Backend, typer.Option(help="onnx (onnxruntime) or ultralytics (torch).")] = Backend.ONNX,
+    out: Annotated[Path, typer.Option(help="Report folder.")] = Path("runs/evaluate"),
+) -> None:
+    """Per-class AP50, AP50-95, P/R at the review threshold, confusion matrix, PR curves, FP-image rates."""
+    from models.evaluate import evaluate_results, predict_dataset, write_report
+
+    settings = DetectionSettings(confidence_threshold=0.001, iou_threshold=0.7)
+    try:
+        detector = _build_detector(weights, backend, False, settings, None)
+        names = load_taxonomy().names
+        if tuple(detector.class_names) != tuple(names):
+            raise ValueError(f"{weights} predicts {list(detector.class_names)}, not the taxonomy's {list(names)}")
+        with typer.progressbar(length=1, label="evaluating") as bar:
+
+            def progress(items: list[object]) -> Iterator[object]:
+                bar.length = len(items)
+                for item in items:
+                    yield item
+                    bar.update(1)
+
+            results = predict_dataset(detector, data, split, names, progress)
+        evaluation = evaluate_results(
+            results, names, review_threshold, model=str(weights), dataset=str(data), split=split
+        )
+        write_report(evaluation, out)
+    except (StreetWatchError, ValueError, FileNotFoundError) as error:
+        raise _fail(error) from error
+    typer.echo(evaluation.table())
+    typer.echo(f"wrote {out} (metrics.json, report.md, confusion_matrix.png, pr_*.png)")
+
+
+@app.command()
+def publish(
+    run: Annotated[Path, typer.Argument(help="A finished training run folder (runs/train/<name>).")],
+    name: Annotated[str, typer.Option(help="Zoo model name.")],
+    version: Annotated[str, typer.Option(help="Model version, e.g. 1.0.0.")],
+    intended_use: Annotated[str, typer.Option(help="What the model is for (goes into the card).")] = "",
+    limit: Annotated[list[str] | None, typer.Option(help="A known limit for the card (repeatable).")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Replace the zoo model of that name.")] = False,
+) -> None:
+    """Put a run's best weights into the zoo: model.pt, fp32 and int8 ONNX, evaluation, speed, card."""
+    from models.publish import publish as publish_run
+
+    try:
+        target = publish_run(run, name, version, intended_use=intended_use, limits=tuple(limit or ()), force=force)
+    except (ValueError, FileNotFoundError, FileExistsError, StreetWatchError) as error:
+        raise _fail(error) from error
+    typer.echo((target / "card.md").read_text(encoding="utf-8"))
+    typer.echo(f"wrote {target}")

@@ -48,17 +48,16 @@ def block_network() -> None:
 
 
 def tiny_dataset(root: Path, samples: Path) -> Path:
-    for split in ("train", "val"):
-        (root / "images" / split).mkdir(parents=True)
-        (root / "labels" / split).mkdir(parents=True)
-        for image in sorted((samples / "images").glob("garbage-cn__*.jpg")):
-            shutil.copyfile(image, root / "images" / split / image.name)
-            shutil.copyfile(samples / "labels" / f"{image.stem}.txt", root / "labels" / split / f"{image.stem}.txt")
-    data = root / "data.yaml"
-    data.write_text(
-        f"path: {root}\ntrain: images/train\nval: images/val\nnames: {{0: garbage, 1: garbage_bin, 2: overflow}}\n"
-    )
-    return data
+    """A dataset version built by `datasets.build` from the garbage-cn samples (4 train, 4 val photos)."""
+    from datasets.build import build_dataset
+    from tests.factories import make_source_tree, source_config_yaml
+
+    make_source_tree(root / "sources", samples, "garbage-cn", "cn", val=4)
+    cn_map = {"garbage": "exposed_garbage", "garbage_bin": None, "overflow": "overflowing_bin"}
+    (root / "cn.yaml").write_text(source_config_yaml("cn", ["garbage", "garbage_bin", "overflow"], cn_map))
+    (root / "build.yaml").write_text(f"name: tiny-v1\nsources: [{root / 'cn.yaml'}]\n")
+    target, _ = build_dataset(root / "build.yaml", root / "versions", root / "sources")
+    return target
 
 
 def self_check() -> None:
@@ -102,22 +101,16 @@ def main(workdir: Path) -> int:
     fp32 = export_onnx(weights, workdir / "model.onnx", imgsz=320)
     quantize_int8(fp32, workdir / "model.int8.onnx", samples[:8])
     print("export:", fp32.stat().st_size, "bytes")
+    from models.train import train
+
     data = tiny_dataset(workdir / "tiny", repo / "samples")
-    model = ultralytics.YOLO(str(weights))
-    model.train(
-        data=str(data),
-        epochs=1,
-        imgsz=160,
-        batch=4,
-        workers=0,
-        device="cpu",
-        plots=True,
-        project=str(workdir / "runs"),
-        name="offline",
-        exist_ok=True,
-        verbose=False,
+    config = workdir / "train.yaml"
+    config.write_text(
+        f"name: offline\ninit: {weights}\ndata: {data}\nimgsz: 160\nepochs: 1\nbatch: 4\nworkers: 0\n"
+        "device: cpu\npreset: street\n"
     )
-    print("train: wrote", sorted(p.name for p in (workdir / "runs" / "offline" / "weights").iterdir()))
+    run = train(config, workdir / "runs")
+    print("train: wrote", sorted(p.name for p in (run / "weights").iterdir()))
     if ATTEMPTS:
         print("NETWORK ATTEMPTS:", *ATTEMPTS, sep="\n  ")
         return 1

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import subprocess
 import sys
@@ -28,6 +30,17 @@ def test_ultralytics_import_predict_export_train_make_no_network_attempt(tmp_pat
     assert result.returncode == 0, output[-6000:]
     assert "no network attempts" in result.stdout
     assert "train: wrote ['best.pt', 'last.pt']" in result.stdout
+    # `models.train` wrote a run folder that says what the model is made of
+    run = tmp_path / "runs" / "offline"
+    info = json.loads((run / "run.json").read_text())
+    manifest = tmp_path / "tiny" / "versions" / "tiny-v1" / "manifest.json"
+    assert info["dataset"]["manifest_sha256"] == hashlib.sha256(manifest.read_bytes()).hexdigest()
+    assert info["dataset"]["name"] == "tiny-v1" and info["hardware"].endswith("(CPU)") and info["seconds"] > 0
+    rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    epochs = [row for row in rows if "epoch" in row]
+    assert [e["epoch"] for e in epochs] == [1] and "metrics/mAP50(B)" in epochs[0] and "train/box_loss" in epochs[0]
+    assert epochs[0]["train/box_loss"] > 0  # the labels reached the loss
+    assert (run / "config.yaml").read_text() == (tmp_path / "train.yaml").read_text()
     assert (tmp_path / "cache" / "ultralytics" / "Arial.ttf").is_file()
 
 

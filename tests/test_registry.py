@@ -35,3 +35,19 @@ def test_a_path_is_used_as_it_is(tmp_path: Path) -> None:
     assert model_file(weights) == weights
     with pytest.raises(ModelLoadError, match="model file not found"):
         model_file(tmp_path / "missing.pt")
+
+
+def test_a_version_can_be_pinned() -> None:
+    version = model_card(DEFAULT_MODEL)["version"]
+    assert model_file(f"{DEFAULT_MODEL}@{version}") == model_file(DEFAULT_MODEL)
+    with pytest.raises(ModelLoadError, match=f"the zoo has {DEFAULT_MODEL} version {version}, not 9.9.9"):
+        model_file(f"{DEFAULT_MODEL}@9.9.9")
+
+
+def test_load_detector_gives_a_working_detector_by_name() -> None:
+    from models.registry import load_detector
+
+    detector = load_detector(DEFAULT_MODEL)
+    assert tuple(detector.class_names) == tuple(model_card(DEFAULT_MODEL)["classes"])
+    with pytest.raises(ValueError, match="unknown backend"):
+        load_detector(DEFAULT_MODEL, backend="tensorrt")
