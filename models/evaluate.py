@@ -306,7 +306,7 @@ def predict_dataset(
                 gt_classes=labels.class_ids.astype(np.int64),
                 pred_xyxy=found.xyxy.astype(np.float64).reshape(-1, 4),
                 pred_scores=found.confidence.astype(np.float64),
-                pred_classes=found.class_ids.astype(np.int64),
+                pred_classes=found.class_id.astype(np.int64),
             )
         )
     return results

@@ -94,6 +94,8 @@ def publish(
 
     names = load_taxonomy().names
     low = DetectionSettings(confidence_threshold=0.001, iou_threshold=0.7)
+    if tuple(OnnxDetector(fp32).class_names) != tuple(names):
+        raise ValueError(f"run {run.name} predicts {OnnxDetector(fp32).class_names}, not the taxonomy's {names}")
     evaluations = {}
     for label, path in (("onnx_fp32", fp32), ("onnx_int8", int8)):
         results = predict_dataset(OnnxDetector(path, low), dataset, "val", names)

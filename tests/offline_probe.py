@@ -48,14 +48,16 @@ def block_network() -> None:
 
 
 def tiny_dataset(root: Path, samples: Path) -> Path:
-    """A dataset version built by `datasets.build` from the garbage-cn samples (4 train, 4 val photos)."""
+    """A dataset version built by `datasets.build` from the garbage samples (10 train, 6 val photos)."""
     from datasets.build import build_dataset
     from tests.factories import make_source_tree, source_config_yaml
 
     make_source_tree(root / "sources", samples, "garbage-cn", "cn", val=4)
+    make_source_tree(root / "sources", samples, "garbage-street", "street", val=2)
     cn_map = {"garbage": "exposed_garbage", "garbage_bin": None, "overflow": "overflowing_bin"}
     (root / "cn.yaml").write_text(source_config_yaml("cn", ["garbage", "garbage_bin", "overflow"], cn_map))
-    (root / "build.yaml").write_text(f"name: tiny-v1\nsources: [{root / 'cn.yaml'}]\n")
+    (root / "street.yaml").write_text(source_config_yaml("street", ["garbage"], {"garbage": "exposed_garbage"}))
+    (root / "build.yaml").write_text(f"name: tiny-v1\nsources: [{root / 'cn.yaml'}, {root / 'street.yaml'}]\n")
     target, _ = build_dataset(root / "build.yaml", root / "versions", root / "sources")
     return target
 
@@ -111,6 +113,10 @@ def main(workdir: Path) -> int:
     )
     run = train(config, workdir / "runs")
     print("train: wrote", sorted(p.name for p in (run / "weights").iterdir()))
+    from models.publish import publish
+
+    published = publish(run, "tiny", "0.0.1", zoo=workdir / "zoo", intended_use="offline test")
+    print("publish: wrote", sorted(p.name for p in published.iterdir()))
     if ATTEMPTS:
         print("NETWORK ATTEMPTS:", *ATTEMPTS, sep="\n  ")
         return 1

@@ -41,6 +41,18 @@ def test_ultralytics_import_predict_export_train_make_no_network_attempt(tmp_pat
     assert [e["epoch"] for e in epochs] == [1] and "metrics/mAP50(B)" in epochs[0] and "train/box_loss" in epochs[0]
     assert epochs[0]["train/box_loss"] > 0  # the labels reached the loss
     assert (run / "config.yaml").read_text() == (tmp_path / "train.yaml").read_text()
+    # `models.publish` made a zoo model of it whose card says what it is
+    card = json.loads((tmp_path / "zoo" / "tiny" / "card.json").read_text())
+    for name, sha256 in card["files"].items():
+        assert hashlib.sha256((tmp_path / "zoo" / "tiny" / name).read_bytes()).hexdigest() == sha256
+    assert card["training"]["dataset"]["manifest_sha256"] == info["dataset"]["manifest_sha256"]
+    boxes = card["training_data"]["boxes"]
+    assert boxes["overflowing_bin"]["train"]["real"] > 0 and card["synthetic_only_classes"] == []
+    assert {c["name"] for c in card["evaluation"]["onnx_int8"]["classes"]} == set(card["classes"])
+    assert (
+        card["speed"]["onnx_fp32_ms"] > 0
+        and "| all | overflowing_bin |" in (tmp_path / "zoo" / "tiny" / "card.md").read_text()
+    )
     assert (tmp_path / "cache" / "ultralytics" / "Arial.ttf").is_file()
 
 
