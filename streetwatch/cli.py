@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import random
 from collections.abc import Iterator
@@ -282,3 +283,98 @@ def publish(
         raise _fail(error) from error
     typer.echo((target / "card.md").read_text(encoding="utf-8"))
     typer.echo(f"wrote {target}")
+
+
+@app.command()
+def inspect(
+    video: Annotated[Path, typer.Argument(help="A video file from a patrol car or street camera.")],
+    gps: Annotated[Path | None, typer.Option(help="GPS track of the drive: GPX, NMEA or CSV.")] = None,
+    start: Annotated[
+        str | None,
+        typer.Option(help="Capture time of the first frame (ISO 8601 or Unix seconds); default: the track's start."),
+    ] = None,
+    model: Annotated[str, typer.Option(help="Zoo model name, or a path to a .onnx file.")] = DEFAULT_MODEL,
+    int8: Annotated[bool, typer.Option("--int8", help="Use the int8 ONNX model.")] = False,
+    fps: Annotated[float, typer.Option(help="Frames per second of video time to analyse.")] = 5.0,
+    min_distance: Annotated[
+        float | None, typer.Option(help="With --gps: skip frames until the car moved this many metres.")
+    ] = None,
+    min_hits: Annotated[int, typer.Option(help="Frames a track needs to become a sighting.")] = 3,
+    project_m: Annotated[float, typer.Option(help="Place sightings this many metres ahead along the heading.")] = 0.0,
+    conf: Annotated[float, typer.Option(help="Detector confidence floor (the tracker's low threshold).")] = 0.1,
+    out: Annotated[Path | None, typer.Option(help="Output folder (default runs/inspect/<video name>).")] = None,
+) -> None:
+    """Find street events in a video: one geotagged sighting per object, with hashed evidence (JSON lines)."""
+    from vision.frames import VideoFileSource, parse_time, sample_by_distance, sample_by_time
+    from vision.gps import read_track
+    from vision.pipeline import counted, run_pipeline
+    from vision.sightings import Location, Sighting, SightingAggregator, SightingSettings
+    from vision.tracking import ByteTracker
+
+    out = out or Path("runs/inspect") / video.stem
+    try:
+        track = read_track(gps) if gps is not None else None
+        start_time = parse_time(start) if start is not None else (track.start if track is not None else 0.0)
+        if start_time is None:
+            raise typer.BadParameter(f"--start {start!r} is neither ISO 8601 nor Unix seconds")
+        source = VideoFileSource(video, start_time=start_time)
+        if track is not None and source.duration is not None:
+            track.check_covers(start_time, start_time + source.duration)
+        detector = load_detector(model, "onnx", int8, DetectionSettings(confidence_threshold=conf))
+    except (StreetWatchError, ValueError) as error:
+        raise _fail(error) from error
+
+    def locate(t: float) -> Location | None:
+        if track is None:
+            return None
+        point = track.position_at(t, tolerance_s=1.0)  # the tolerance check_covers allowed
+        if project_m and point.heading_deg is not None:
+            ahead = track.project(point, project_m)
+            return Location(ahead.lat, ahead.lon, point.heading_deg, project_m)
+        return Location(point.lat, point.lon, point.heading_deg)
+
+    out.mkdir(parents=True, exist_ok=True)
+    lines = (out / "sightings.jsonl").open("w", encoding="utf-8")
+    aggregator = SightingAggregator(
+        out / "evidence",
+        detector.class_names,
+        SightingSettings(min_hits=min_hits, project_m=project_m),
+        locate,
+        str(video),
+    )
+
+    def write(sighting: Sighting) -> None:
+        lines.write(sighting.to_json() + "\n")
+        lines.flush()  # a sighting on disk as soon as its track ends
+
+    frames = sample_by_time(source, fps)
+    if min_distance is not None:
+        if track is None:
+            raise typer.BadParameter("--min-distance needs --gps")
+        frames = sample_by_distance(frames, lambda t: track.distance_between(track.start, t), min_distance)
+    expected = round((source.duration or 0) * fps) or None
+    done = [0]
+    try:
+        with typer.progressbar(length=expected or 1, label="inspecting") as bar:
+            stats = run_pipeline(
+                counted(frames, done), detector, ByteTracker(), aggregator, write, on_frame=lambda _: bar.update(1)
+            )
+    except StreetWatchError as error:  # FrameSourceError, GpsCoverageError, GpsTrackError among them
+        raise _fail(error) from error
+    finally:
+        lines.close()
+    summary = {
+        "video": str(video),
+        "gps": str(gps) if gps else None,
+        "frames_analysed": stats.frames,
+        "truncated": source.stats.truncated,
+        "detections": stats.detections,
+        "tracks": stats.tracks,
+        "sightings": stats.sightings,
+        "per_class": stats.per_class,
+        "short_tracks_dropped": stats.short_tracks_dropped,
+        "frames_per_second": round(stats.frames_per_second, 2),
+    }
+    (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    typer.echo(json.dumps(summary, indent=2))
+    typer.echo(f"wrote {out / 'sightings.jsonl'} and {out / 'evidence'}")

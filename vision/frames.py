@@ -21,7 +21,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 import cv2
@@ -155,26 +155,28 @@ def _read_sidecar(path: Path) -> dict[str, float]:
     times = {}
     with path.open(newline="", encoding="utf-8") as handle:
         for row in csv.DictReader(handle):
-            t = _parse_time(row.get("time", ""))
+            t = parse_time(row.get("time", ""))
             if row.get("file") and t is not None:
                 times[row["file"]] = t
     return times
 
 
 def _time_from_name(stem: str) -> float | None:
-    return _parse_time(stem.replace("_", ":"))
+    return parse_time(stem.replace("_", ":"))
 
 
-def _parse_time(text: str) -> float | None:
+def parse_time(text: str) -> float | None:
+    """Unix seconds from Unix seconds or ISO 8601 text (no zone: UTC); None if it is neither."""
     text = text.strip()
     try:
         return float(text)
     except ValueError:
         pass
     try:
-        return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
         return None
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
 
 
 class FrameBuffer:

@@ -1,0 +1,107 @@
+"""The inspection pipeline on a simulated drive made of real street photos: one sighting per object, not per frame."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from datasets.drive import simulate_drive
+from models.registry import COCO_MODEL, load_detector
+from tests.conftest import REPO_ROOT
+from vision.detections import Detections
+from vision.frames import VideoFileSource, sample_by_time
+from vision.gps import read_track
+from vision.pipeline import run_pipeline
+from vision.sightings import Location, SightingAggregator, SightingSettings, verify_evidence
+from vision.tracking import ByteTracker, TrackerSettings, box_iou, distinct_boxes
+
+CLEAR = 0.5  # an object the model finds at least this sure in the still photo must become a sighting
+PHOTOS = ["garbage-cn__000053.jpg", "garbage-cn__001423.jpg", "garbage-cn__003113.jpg", "facades-spb__img_176.jpg",
+          "facades-spb__img_553.jpg", "garbage-street__img290.jpg"]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def drive_run(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    tmp = tmp_path_factory.mktemp("drive")
+    detector = load_detector(COCO_MODEL)
+    photos = [REPO_ROOT / "samples" / "images" / name for name in PHOTOS]
+    drive = simulate_drive(photos, tmp / "drive.mp4", tmp / "drive.gpx", fps=10, seconds_per_photo=3)
+    source = VideoFileSource(drive.video, start_time=drive.start_time)
+    # What is there to see: the model's detections on the middle frame of each photo's segment (the objects as
+    # big as the footage shows them), one per physical object, in the photo's pixels.
+    middles = {len(drive.views) * (2 * i + 1) // (2 * len(photos)): i for i in range(len(photos))}
+    stills: list[Detections] = [Detections.empty()] * len(photos)
+    for frame in source:
+        if frame.index in middles:
+            found = detector.detect(frame.image)
+            found = found[distinct_boxes(found.xyxy.astype(np.float64), found.confidence.astype(np.float64), 0.8)]
+            view = drive.views[frame.index]
+            stills[middles[frame.index]] = Detections(view.to_photo(found.xyxy), found.confidence, found.class_id)
+    track = read_track(drive.gpx)
+    track.check_covers(drive.start_time, drive.start_time + drive.frames / drive.fps)
+
+    def locate(t: float) -> Location:
+        point = track.position_at(t, tolerance_s=1.0)
+        return Location(point.lat, point.lon, point.heading_deg)
+
+    aggregator = SightingAggregator(
+        tmp / "evidence", detector.class_names, SightingSettings(min_hits=3), locate, "drive"
+    )
+    sightings: list = []
+    stats = run_pipeline(sample_by_time(source, 5.0), detector, ByteTracker(), aggregator, sightings.append)
+    return drive, stills, sightings, stats, track
+
+
+def test_one_sighting_per_object_not_per_frame(drive_run) -> None:  # type: ignore[no-untyped-def]
+    drive, stills, sightings, stats, _ = drive_run
+    clear = sum(int((s.confidence >= CLEAR).sum()) for s in stills)
+    found = sum(int((s.confidence >= 0.25).sum()) for s in stills)  # what the model reports at all
+    assert clear >= 10
+    assert 0.9 * clear <= len(sightings) <= 1.1 * found, (len(sightings), clear, found)
+    assert stats.detections > 4 * len(sightings)  # many detections per object, one sighting each
+    # map each sighting's best box back into its photo: which still object is it?
+    matched: dict[tuple[int, int], int] = {}
+    for sighting in sightings:
+        view = drive.view_at(sighting.best_time)
+        still = stills[view.segment]
+        iou = box_iou(view.to_photo(np.array(sighting.box)), still.xyxy.astype(np.float64))[0]
+        if len(iou) and iou.max() >= 0.5:
+            key = (view.segment, int(iou.argmax()))
+            matched[key] = matched.get(key, 0) + 1
+        segment = drive.segments[view.segment]
+        assert segment.start - 0.01 <= sighting.first_time and sighting.last_time <= segment.end + 0.01  # no merge
+        assert sighting.frames >= 3
+    duplicates = sum(n - 1 for n in matched.values())
+    assert duplicates <= 0.1 * len(sightings), matched
+    clear_objects = {(i, j) for i, s in enumerate(stills) for j in np.nonzero(s.confidence >= CLEAR)[0]}
+    missed = clear_objects - set(matched)
+    assert len(missed) <= 0.1 * len(clear_objects), missed
+
+
+def test_sightings_have_a_place_on_the_track_and_verifiable_evidence(drive_run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    _, _, sightings, _, track = drive_run
+    for sighting in sightings:
+        record = json.loads(sighting.to_json())
+        assert verify_evidence(record)
+        expected = track.position_at(sighting.best_time)
+        assert record["location"]["lat"] == pytest.approx(expected.lat) and record["location"]["lon"] == pytest.approx(
+            expected.lon
+        )
+        assert record["location"]["heading_deg"] == pytest.approx(90, abs=1)
+    tampered = json.loads(sightings[0].to_json())
+    Path(tampered["crop"]["path"]).write_bytes(b"edited")
+    assert not verify_evidence(tampered)
+
+
+def test_a_one_frame_detection_is_not_a_sighting(tmp_path: Path) -> None:
+    tracker = ByteTracker(TrackerSettings(motion_compensation=False))
+    aggregator = SightingAggregator(tmp_path, ("thing",), SightingSettings(min_hits=3))
+    image = np.zeros((100, 100, 3), np.uint8)
+    flash = Detections(np.array([[10.0, 10, 40, 40]]), np.array([0.9]), np.array([0]))
+    nothing = Detections.empty()
+    for t, found in enumerate([flash, nothing, nothing, nothing, nothing]):
+        aggregator.add(image, float(t), found, tracker.update(found, float(t), image))
+    assert aggregator.close(tracker.finish()) == [] and aggregator.dropped_short_tracks == 1

@@ -1,0 +1,199 @@
+"""From tracks to sightings: one per physical object per pass, with its best evidence and where it was.
+
+A track becomes a sighting only after `min_hits` confirming frames (a one-frame false positive never reaches a
+reviewer). Its score is the median of its confidence history (as Frigate scores tracked objects: one lucky frame
+does not make a sighting, one bad frame does not sink it). Its evidence is its best frame — confidence × √area,
+preferring boxes not cut off by the frame's border — written as a full-frame JPEG with the box drawn and as a
+crop, each with the sha256 of the file's bytes, so that anyone can later prove the evidence was not altered. Its
+location is the car's position at that frame's capture time (from the GPS track), optionally moved forward along
+the heading by the typical distance to what the camera sees.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import statistics
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from vision.annotate import draw_detections
+from vision.detections import Detections
+from vision.images import ImageArray
+from vision.tracking import Track, TrackUpdate
+
+BORDER_PX = 3  # a box this close to the frame's edge is probably cut off
+
+
+@dataclass(frozen=True)
+class Location:
+    """Where the car was (or, projected, what it saw) at the evidence frame."""
+
+    lat: float
+    lon: float
+    heading_deg: float | None
+    projected_m: float = 0.0
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """A file written for a sighting and the sha256 of its bytes."""
+
+    path: str
+    sha256: str
+
+
+@dataclass(frozen=True)
+class Sighting:
+    """One physical object seen on one pass."""
+
+    sighting_id: str
+    class_name: str
+    score: float  # median confidence over the track
+    frames: int  # confirming frames
+    first_time: float
+    last_time: float
+    best_time: float
+    box: tuple[float, float, float, float]  # in the evidence frame, pixels xyxy
+    frame: Evidence
+    crop: Evidence
+    location: Location | None
+    source: str
+    confidences: list[float] = field(repr=False)
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), ensure_ascii=False)
+
+
+@dataclass
+class _Candidate:
+    """What is kept of a live track: its confidence history and only its best frame so far."""
+
+    confidences: list[float] = field(default_factory=list)
+    best_quality: float = -1.0
+    best_image: ImageArray | None = None
+    best_box: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 0.0)
+    best_confidence: float = 0.0
+    best_class: int = 0
+    best_time: float = 0.0
+    first_time: float = 0.0
+    last_time: float = 0.0
+
+
+@dataclass(frozen=True)
+class SightingSettings:
+    min_hits: int = 3  # confirming frames before a track is a sighting
+    crop_padding: float = 0.25  # crop = box grown by this share of its size on each side
+    jpeg_quality: int = 92
+    project_m: float = 0.0  # move the location forward along the heading by this many metres
+
+
+class SightingAggregator:
+    """Collects each frame's tracked detections; turns ended tracks into sightings with evidence on disk."""
+
+    def __init__(
+        self,
+        evidence_dir: Path,
+        class_names: tuple[str, ...],
+        settings: SightingSettings = SightingSettings(),
+        locate: Callable[[float], Location | None] | None = None,
+        source: str = "",
+    ) -> None:
+        self.evidence_dir = evidence_dir
+        self.class_names = class_names
+        self.settings = settings
+        self.locate = locate
+        self.source = source
+        self._live: dict[int, _Candidate] = {}
+        self.dropped_short_tracks = 0
+        evidence_dir.mkdir(parents=True, exist_ok=True)
+
+    def add(self, image: ImageArray, time: float, detections: Detections, updates: list[TrackUpdate]) -> None:
+        h, w = image.shape[:2]
+        for update in updates:
+            box = tuple(float(v) for v in detections.xyxy[update.detection])
+            confidence = float(detections.confidence[update.detection])
+            candidate = self._live.setdefault(update.track_id, _Candidate(first_time=time))
+            candidate.confidences.append(confidence)
+            candidate.last_time = time
+            area = max(0.0, (box[2] - box[0]) * (box[3] - box[1]))
+            cut = box[0] <= BORDER_PX or box[1] <= BORDER_PX or box[2] >= w - BORDER_PX or box[3] >= h - BORDER_PX
+            quality = confidence * np.sqrt(area) * (0.5 if cut else 1.0)
+            if quality > candidate.best_quality:
+                candidate.best_quality = quality
+                candidate.best_image = image  # frames are not modified downstream: no copy needed
+                candidate.best_box = box  # type: ignore[assignment]
+                candidate.best_confidence = confidence
+                candidate.best_class = int(detections.class_id[update.detection])
+                candidate.best_time = time
+
+    def close(self, tracks: list[Track]) -> list[Sighting]:
+        """Sightings of the ended `tracks` that had enough confirming frames (their evidence is written now)."""
+        sightings = []
+        for track in tracks:
+            candidate = self._live.pop(track.track_id, None)
+            if candidate is None or candidate.best_image is None:
+                continue
+            if len(candidate.confidences) < self.settings.min_hits:
+                self.dropped_short_tracks += 1
+                continue
+            sightings.append(self._sighting(track, candidate))
+        return sightings
+
+    def _sighting(self, track: Track, c: _Candidate) -> Sighting:
+        assert c.best_image is not None
+        class_id = track.class_id
+        name = self.class_names[class_id] if 0 <= class_id < len(self.class_names) else str(class_id)
+        sighting_id = hashlib.sha256(f"{self.source}|{track.track_id}|{c.first_time:.3f}".encode()).hexdigest()[:16]
+        box = Detections(np.array([c.best_box]), np.array([c.best_confidence]), np.array([class_id]))
+        frame = draw_detections(c.best_image, box, self.class_names)
+        crop = _crop(c.best_image, c.best_box, self.settings.crop_padding)
+        stem = f"{sighting_id}-{name}"
+        location = self.locate(c.best_time) if self.locate else None
+        return Sighting(
+            sighting_id=sighting_id,
+            class_name=name,
+            score=round(float(statistics.median(c.confidences)), 4),
+            frames=len(c.confidences),
+            first_time=c.first_time,
+            last_time=c.last_time,
+            best_time=c.best_time,
+            box=tuple(round(v, 1) for v in c.best_box),  # type: ignore[arg-type]
+            frame=self._write(f"{stem}-frame.jpg", frame),
+            crop=self._write(f"{stem}-crop.jpg", crop),
+            location=location,
+            source=self.source,
+            confidences=[round(v, 4) for v in c.confidences],
+        )
+
+    def _write(self, name: str, image: ImageArray) -> Evidence:
+        ok, encoded = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, self.settings.jpeg_quality])
+        if not ok:
+            raise OSError(f"could not encode evidence {name}")
+        data = encoded.tobytes()
+        path = self.evidence_dir / name
+        path.write_bytes(data)
+        return Evidence(str(path), hashlib.sha256(data).hexdigest())
+
+
+def _crop(image: ImageArray, box: tuple[float, float, float, float], padding: float) -> ImageArray:
+    h, w = image.shape[:2]
+    x0, y0, x1, y1 = box
+    pad_x, pad_y = (x1 - x0) * padding, (y1 - y0) * padding
+    left, top = max(0, int(x0 - pad_x)), max(0, int(y0 - pad_y))
+    right, bottom = min(w, int(np.ceil(x1 + pad_x))), min(h, int(np.ceil(y1 + pad_y)))
+    return np.ascontiguousarray(image[top : max(bottom, top + 1), left : max(right, left + 1)])
+
+
+def verify_evidence(sighting: dict[str, Any]) -> bool:
+    """True when both evidence files still have the sha256 recorded in the sighting (a JSON line)."""
+    for key in ("frame", "crop"):
+        evidence = sighting[key]
+        if hashlib.sha256(Path(evidence["path"]).read_bytes()).hexdigest() != evidence["sha256"]:
+            return False
+    return True
