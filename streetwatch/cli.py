@@ -378,3 +378,74 @@ def inspect(
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
     typer.echo(json.dumps(summary, indent=2))
     typer.echo(f"wrote {out / 'sightings.jsonl'} and {out / 'evidence'}")
+
+
+@app.command()
+def edge(
+    source: Annotated[
+        str, typer.Argument(help="rtsp:// or http:// stream, a video file, or a folder of timed images.")
+    ],
+    server: Annotated[
+        str | None, typer.Option(help="Sighting endpoint, e.g. http://host:8000/api/v1/sightings (none: queue only).")
+    ] = None,
+    outbox: Annotated[Path, typer.Option(help="On-disk outbox (SQLite).")] = Path("runs/edge/outbox.db"),
+    evidence: Annotated[Path, typer.Option(help="Folder for evidence JPEGs.")] = Path("runs/edge/evidence"),
+    model: Annotated[str, typer.Option(help="Zoo model name, or a path to a .onnx file.")] = DEFAULT_MODEL,
+    int8: Annotated[bool, typer.Option("--int8", help="Use the int8 ONNX model.")] = False,
+    fps: Annotated[float, typer.Option(help="Frames per second to analyse.")] = 5.0,
+    stall_seconds: Annotated[float, typer.Option(help="Reconnect a stream after this long without frames.")] = 20.0,
+    give_up_after: Annotated[
+        float | None, typer.Option(help="Stop when a stream stays offline this long (default: never).")
+    ] = None,
+    min_hits: Annotated[int, typer.Option(help="Frames a track needs to become a sighting.")] = 3,
+    threads: Annotated[int | None, typer.Option(help="onnxruntime threads (default: all cores).")] = None,
+) -> None:
+    """Run the model at the edge: live source → sightings → on-disk outbox → server, each sent exactly once."""
+    import threading
+
+    from vision.frames import ImageFolderSource, StreamSettings, StreamSource, VideoFileSource, sample_by_time
+    from vision.outbox import Outbox, Sender
+    from vision.pipeline import run_pipeline
+    from vision.sightings import Sighting, SightingAggregator, SightingSettings
+    from vision.tracking import ByteTracker
+
+    try:
+        detector = load_detector(model, "onnx", int8, DetectionSettings(confidence_threshold=0.1), threads)
+        frames: object
+        if "://" in source:
+            frames = StreamSource(source, StreamSettings(stall_seconds=stall_seconds), give_up_after=give_up_after)
+        elif Path(source).is_dir():
+            frames = ImageFolderSource(source)
+        else:
+            import time as clock
+
+            frames = VideoFileSource(source, start_time=clock.time())
+    except (StreetWatchError, ValueError) as error:
+        raise _fail(error) from error
+    queue = Outbox(outbox)
+    sender = Sender(outbox, server) if server else None
+    sending = threading.Thread(target=sender.run, daemon=True) if sender else None
+    if sending:
+        sending.start()
+    aggregator = SightingAggregator(evidence, detector.class_names, SightingSettings(min_hits=min_hits), source=source)
+
+    def enqueue(sighting: Sighting) -> None:
+        queue.put(sighting)  # durable before we go on
+        logger.info("queued sighting %s (%s, %.2f)", sighting.sighting_id, sighting.class_name, sighting.score)
+
+    try:
+        run_pipeline(sample_by_time(frames, fps), detector, ByteTracker(), aggregator, enqueue)  # type: ignore[arg-type]
+    except KeyboardInterrupt:
+        typer.echo("stopped")
+    except StreetWatchError as error:
+        raise _fail(error) from error
+    finally:
+        if isinstance(frames, StreamSource):
+            frames.stop()
+        if sender and sending:
+            sender.send_pending(queue)  # a last round for what the pipeline just produced
+            sender.stop()
+            sending.join(timeout=15)
+        counts = queue.counts()
+        queue.close()
+    typer.echo(f"outbox {outbox}: {counts['pending']} pending, {counts['sent']} sent, {counts['rejected']} rejected")

@@ -79,3 +79,21 @@ def test_a_file_that_is_not_a_video_is_refused(tmp_path: Path) -> None:
     junk.write_bytes(b"\x00\x01" * 5000)
     code, output = _inspect(str(junk), "--out", str(tmp_path / "out"))
     assert code == 2 and "junk.mp4" in output
+
+
+def test_edge_queues_sightings_and_sends_each_once(drive, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from tests.receiver import Receiver
+
+    receiver = Receiver().start()
+    try:
+        result = CliRunner().invoke(
+            app,
+            ["edge", str(drive.video), "--server", receiver.url, "--outbox", str(tmp_path / "o.db"),
+             "--evidence", str(tmp_path / "ev"), "--model", COCO_MODEL],
+        )  # fmt: skip
+    finally:
+        receiver.stop()
+    assert result.exit_code == 0, result.output
+    assert "0 pending" in result.output and "0 rejected" in result.output
+    assert len(receiver.posts) == len(set(receiver.posts)) > 0
+    assert f"{len(receiver.posts)} sent" in result.output

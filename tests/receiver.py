@@ -1,0 +1,54 @@
+"""A real HTTP server standing in for StreetWatch's sighting endpoint (until the server exists): it records every
+POST and answers 201, or 409 for an Idempotency-Key it already has, like the real one will."""
+
+from __future__ import annotations
+
+import http.server
+import json
+import socketserver
+import threading
+
+
+class Receiver:
+    def __init__(self, port: int = 0) -> None:
+        self.port = port
+        self.posts: list[str] = []  # Idempotency-Key of every POST that reached it, repeats included
+        self.bodies: dict[str, dict] = {}  # type: ignore[type-arg]
+        self._server: socketserver.TCPServer | None = None
+
+    def start(self) -> Receiver:
+        outer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                key = self.headers.get("Idempotency-Key", "")
+                body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))))
+                outer.posts.append(key)
+                status = 409 if key in outer.bodies else 201
+                outer.bodies.setdefault(key, body)
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.end_headers()
+                self.wfile.write(b"{}")
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
+            daemon_threads = True
+            allow_reuse_address = True
+
+        self._server = Server(("127.0.0.1", self.port), Handler)
+        self.port = self._server.server_address[1]
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/api/v1/sightings"
