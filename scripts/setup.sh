@@ -35,11 +35,21 @@ pip=(.venv/bin/python -m pip --disable-pip-version-check -q)
 
 # CJK fonts for the synthetic ads (Chinese text) and ultralytics' plots come from the distribution, never from
 # the network at run time. Checked on every run: cheap, and a machine can lose them while the venv stays.
-if [ "$profile" = full ] && [ ! -f /usr/share/fonts/truetype/wqy/wqy-zenhei.ttc ]; then
+# The stream tests run a real RTSP server: GStreamer's, with the distribution's Python bindings.
+system_packages=()
+if [ "$profile" = full ]; then
+  [ -f /usr/share/fonts/truetype/wqy/wqy-zenhei.ttc ] || system_packages+=(fonts-wqy-zenhei)
+  rtsp_probe="import gi; gi.require_version('GstRtspServer', '1.0'); from gi.repository import GstRtspServer"
+  /usr/bin/python3 -c "$rtsp_probe" 2>/dev/null || system_packages+=(
+    gir1.2-gst-rtsp-server-1.0 gstreamer1.0-rtsp python3-gst-1.0 gstreamer1.0-plugins-base
+    gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly gstreamer1.0-libav)
+fi
+if [ "${#system_packages[@]}" -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-wqy-zenhei >/dev/null
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+      "${system_packages[@]}" >/dev/null
   else
-    echo "warning: install the Debian package fonts-wqy-zenhei (needs root) for the synthetic-ad generator" >&2
+    echo "warning: install the Debian packages ${system_packages[*]} (needs root): CJK font, RTSP server" >&2
   fi
 fi
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import csv
 import logging
+import os
 import threading
 import time
 from collections import deque
@@ -332,6 +333,9 @@ class StreamSource:
 
 def _open_capture(url: str, settings: StreamSettings) -> cv2.VideoCapture:
     """OpenCV/FFmpeg capture with open and read timeouts, so that a dead server cannot hang the reader."""
+    if url.startswith("rtsp://"):
+        # RTP over the RTSP TCP connection: survives NAT and firewalls that drop UDP (FFmpeg's default is UDP)
+        os.environ.setdefault("OPENCV_FFMPEG_CAPTURE_OPTIONS", "rtsp_transport;tcp")
     timeout_ms = int(settings.open_timeout * 1000)
     read_ms = int(min(settings.stall_seconds, settings.open_timeout) * 1000)
     params = [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, timeout_ms, cv2.CAP_PROP_READ_TIMEOUT_MSEC, read_ms]
