@@ -388,6 +388,7 @@ def edge(
     server: Annotated[
         str | None, typer.Option(help="Sighting endpoint, e.g. http://host:8000/api/v1/sightings (none: queue only).")
     ] = None,
+    api_key: Annotated[str, typer.Option(envvar="STREETWATCH_DEVICE_KEY", help="This device's API key.")] = "",
     outbox: Annotated[Path, typer.Option(help="On-disk outbox (SQLite).")] = Path("runs/edge/outbox.db"),
     evidence: Annotated[Path, typer.Option(help="Folder for evidence JPEGs.")] = Path("runs/edge/evidence"),
     model: Annotated[str, typer.Option(help="Zoo model name, or a path to a .onnx file.")] = DEFAULT_MODEL,
@@ -423,7 +424,7 @@ def edge(
     except (StreetWatchError, ValueError) as error:
         raise _fail(error) from error
     queue = Outbox(outbox)
-    sender = Sender(outbox, server) if server else None
+    sender = Sender(outbox, server, api_key=api_key) if server else None
     sending = threading.Thread(target=sender.run, daemon=True) if sender else None
     if sending:
         sending.start()

@@ -1,5 +1,6 @@
 """A real HTTP server standing in for StreetWatch's sighting endpoint (until the server exists): it records every
-POST and answers 201, or 409 for an Idempotency-Key it already has, like the real one will."""
+POST (multipart: metadata JSON, frame, crop) and answers 201 for a new Idempotency-Key, 200 with the stored record
+for a repeat with the same metadata, 409 for a repeat with different metadata — like the real one will."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ import http.server
 import json
 import socketserver
 import threading
+from email.parser import BytesParser
+from email.policy import default
 
 
 class Receiver:
@@ -22,9 +25,18 @@ class Receiver:
         class Handler(http.server.BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 key = self.headers.get("Idempotency-Key", "")
-                body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))))
+                raw = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                message = BytesParser(policy=default).parsebytes(
+                    f"Content-Type: {self.headers['Content-Type']}\r\n\r\n".encode() + raw
+                )
+                parts = {
+                    p.get_param("name", header="content-disposition"): p.get_content() for p in message.iter_parts()
+                }
+                body = {**json.loads(parts["metadata"]), "frame_bytes": parts["frame"], "crop_bytes": parts["crop"]}
+                body["api_key"] = self.headers.get("X-API-Key", "")
                 outer.posts.append(key)
-                status = 409 if key in outer.bodies else 201
+                stored = outer.bodies.get(key)
+                status = 201 if stored is None else 200 if stored["sighting_id"] == body["sighting_id"] else 409
                 outer.bodies.setdefault(key, body)
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import os
 import signal
@@ -51,7 +50,7 @@ def test_sightings_wait_while_the_server_is_down_and_arrive_once(tmp_path: Path)
     assert all(outbox.put(s) for s in sightings)
     assert not outbox.put(sightings[0])  # the same sighting twice is stored once
     receiver = Receiver(_free_port())
-    sender = Sender(tmp_path / "outbox.db", receiver.url, timeout=2)
+    sender = Sender(tmp_path / "outbox.db", receiver.url, api_key="device-key", timeout=2)
     assert sender.send_pending() == 0  # nobody listening: nothing lost, nothing marked sent
     assert outbox.counts()["pending"] == 6
     receiver.start()
@@ -63,19 +62,23 @@ def test_sightings_wait_while_the_server_is_down_and_arrive_once(tmp_path: Path)
     assert sorted(receiver.posts) == [s.sighting_id for s in sightings]  # exactly once each
     assert outbox.counts() == {"pending": 0, "sent": 6, "rejected": 0}
     body = receiver.bodies["sighting-002"]
-    assert hashlib.sha256(base64.b64decode(body["frame_jpeg"])).hexdigest() == body["frame"]["sha256"]
-    assert body["location"]["lat"] == 31.2
+    assert hashlib.sha256(body["frame_bytes"]).hexdigest() == body["frame"]["sha256"]
+    assert hashlib.sha256(body["crop_bytes"]).hexdigest() == body["crop"]["sha256"]
+    assert body["location"]["lat"] == 31.2 and body["api_key"] == "device-key"
 
 
-def test_a_lost_answer_is_resent_and_the_server_says_it_has_it(tmp_path: Path) -> None:
+def test_a_lost_answer_is_resent_and_a_conflict_is_set_aside(tmp_path: Path) -> None:
     receiver = Receiver().start()
     try:
         outbox = Outbox(tmp_path / "outbox.db")
-        (sighting,) = make_sightings(tmp_path / "evidence", 1)
-        outbox.put(sighting)
-        receiver.bodies[sighting.sighting_id] = {}  # it arrived before, but the edge never heard back
+        first, second = make_sightings(tmp_path / "evidence", 2)
+        outbox.put(first)
+        outbox.put(second)
+        receiver.bodies[first.sighting_id] = {"sighting_id": first.sighting_id}  # arrived, the answer was lost
+        receiver.bodies[second.sighting_id] = {"sighting_id": "something else"}  # that key, other data: 409
         assert Sender(tmp_path / "outbox.db", receiver.url).send_pending() == 1
-        assert outbox.counts()["sent"] == 1 and receiver.posts == [sighting.sighting_id]
+        assert outbox.counts() == {"pending": 0, "sent": 1, "rejected": 1}
+        assert receiver.posts == [first.sighting_id, second.sighting_id]
     finally:
         receiver.stop()
 

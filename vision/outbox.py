@@ -3,29 +3,29 @@
 `Outbox` is a SQLite file (WAL, synchronous=FULL): `put` returns only after the sighting and the bytes of its
 evidence are on disk, so a crash or `kill -9` of the edge process afterwards loses nothing. Each sighting carries
 an idempotency key (its sighting id); putting it twice stores it once. `Sender` posts pending sightings to the
-server (`POST /api/v1/sightings`, JSON, header `Idempotency-Key`) oldest first and marks a sighting sent only
-when the server answered 2xx — or 409, "I have that key already", which is what a retried request whose first
-answer was lost gets. A network error or 5xx stops the round (the server is down: retry later, with backoff);
-another 4xx marks that sighting rejected (kept, with the server's answer, never retried blindly).
+server oldest first and marks a sighting sent only when the server answered 2xx (a retry of a request whose first
+answer was lost gets the stored record back, also 2xx). A network error, 5xx, 429, 401 or 403 stops the round
+and keeps everything pending (the server is down, busy, or the device key is being fixed: retry later, with
+backoff); another 4xx — 409 means this key came before with a different body — marks that sighting rejected
+(kept, with the server's answer, never retried blindly).
 
-The request body: the sighting's JSON fields plus `frame_jpeg` and `crop_jpeg` (base64) and their sha256, so the
-server can check the evidence arrived unaltered.
+The request: `POST /api/v1/sightings`, headers `Idempotency-Key` (the sighting id) and `X-API-Key` (the device's
+key), body `multipart/form-data` with `metadata` (the sighting as JSON, evidence sha256 included, so the server
+can check the evidence arrived unaltered), `frame` and `crop` (the JPEG evidence).
 """
 
 from __future__ import annotations
 
-import base64
 import hashlib
-import json
 import logging
 import sqlite3
 import threading
 import time
 import urllib.error
 import urllib.request
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from vision.sightings import Sighting
 
@@ -51,7 +51,23 @@ CREATE INDEX IF NOT EXISTS outbox_pending ON outbox (state, id);
 @dataclass(frozen=True)
 class Pending:
     key: str
-    body: bytes
+    metadata: bytes
+    frame: bytes
+    crop: bytes
+
+    def multipart(self) -> tuple[bytes, str]:
+        """The request body and its content type."""
+        boundary = f"streetwatch-{uuid.uuid4().hex}"
+        parts = []
+        for name, filename, kind, data in (
+            ("metadata", None, "application/json", self.metadata),
+            ("frame", "frame.jpg", "image/jpeg", self.frame),
+            ("crop", "crop.jpg", "image/jpeg", self.crop),
+        ):
+            disposition = f'form-data; name="{name}"' + (f'; filename="{filename}"' if filename else "")
+            head = f"--{boundary}\r\nContent-Disposition: {disposition}\r\nContent-Type: {kind}\r\n\r\n"
+            parts.append(head.encode() + data + b"\r\n")
+        return b"".join(parts) + f"--{boundary}--\r\n".encode(), f"multipart/form-data; boundary={boundary}"
 
 
 class Outbox:
@@ -85,7 +101,7 @@ class Outbox:
         rows = self._db.execute(
             "SELECT key, payload, frame, crop FROM outbox WHERE state = 'pending' ORDER BY id LIMIT ?", (limit,)
         ).fetchall()
-        return [Pending(key, _body(payload, frame, crop)) for key, payload, frame, crop in rows]
+        return [Pending(key, payload.encode(), frame, crop) for key, payload, frame, crop in rows]
 
     def mark(self, key: str, state: str, error: str | None = None) -> None:
         self._db.execute(
@@ -102,19 +118,15 @@ class Outbox:
         return counts
 
 
-def _body(payload: str, frame: bytes, crop: bytes) -> bytes:
-    record: dict[str, Any] = json.loads(payload)
-    record["frame_jpeg"] = base64.b64encode(frame).decode()
-    record["crop_jpeg"] = base64.b64encode(crop).decode()
-    return json.dumps(record, ensure_ascii=False).encode()
-
-
 class Sender:
     """Posts what the outbox holds to the server; `send_pending` once, or `run` until `stop`."""
 
-    def __init__(self, outbox_path: Path | str, url: str, timeout: float = 10.0, max_backoff: float = 60.0) -> None:
+    def __init__(
+        self, outbox_path: Path | str, url: str, api_key: str = "", timeout: float = 10.0, max_backoff: float = 60.0
+    ) -> None:
         self.outbox_path = Path(outbox_path)
         self.url = url
+        self.api_key = api_key
         self.timeout = timeout
         self.max_backoff = max_backoff
         self._stop = threading.Event()
@@ -142,21 +154,20 @@ class Sender:
         return sent
 
     def _post(self, item: Pending) -> str:
+        body, content_type = item.multipart()
         request = urllib.request.Request(
             self.url,
-            data=item.body,
+            data=body,
             method="POST",
-            headers={"Content-Type": "application/json", "Idempotency-Key": item.key},
+            headers={"Content-Type": content_type, "Idempotency-Key": item.key, "X-API-Key": self.api_key},
         )
         try:
             with urllib.request.urlopen(request, timeout=self.timeout) as response:
                 response.read()
             return "sent"
         except urllib.error.HTTPError as error:
-            if error.code == 409:  # the server has this key: a retry whose first answer was lost
-                return "sent"
-            if error.code >= 500 or error.code == 429:
-                logger.warning("server error %d for %s; will retry", error.code, item.key)
+            if error.code >= 500 or error.code in (401, 403, 429):
+                logger.warning("server answered %d for %s; keeping it, will retry", error.code, item.key)
                 return "unreachable"
             return f"HTTP {error.code}: {error.read()[:500].decode(errors='replace')}"
         except (urllib.error.URLError, TimeoutError, ConnectionError, OSError) as error:
