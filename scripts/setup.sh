@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Set up StreetWatch in ./.venv. Usage: scripts/setup.sh [edge|full|render]
 #   edge   — onnxruntime + OpenCV + numpy only: what the demo, an edge box or the server needs (~30 s)
-#   full   — adds torch, ultralytics and the dev tools: training, export, the whole test suite (~3 min)
+#   full   — adds torch, ultralytics, the server (FastAPI, SQLModel, psycopg) and the dev tools: training,
+#            export, the whole test suite (~3 min); as root also the Debian packages the tests use (CJK font,
+#            GStreamer's RTSP server, PostgreSQL)
 #   render — Blender as a Python module (bpy) in its own ./.venv-render, for the 3D street-stall renders of the
 #            dataset build (~1 GB; bpy pins numpy 1.26, so it cannot share .venv)
 # Re-running is cheap: nothing is reinstalled while pyproject.toml and this script are unchanged.
@@ -40,6 +42,8 @@ system_packages=()
 if [ "$profile" = full ]; then
   [ -f /usr/share/fonts/truetype/wqy/wqy-zenhei.ttc ] || system_packages+=(fonts-wqy-zenhei)
   rtsp_probe="import gi; gi.require_version('GstRtspServer', '1.0'); from gi.repository import GstRtspServer"
+  # the server's tests run against a real PostgreSQL too
+  ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || system_packages+=(postgresql)
   /usr/bin/python3 -c "$rtsp_probe" 2>/dev/null || system_packages+=(
     gir1.2-gst-rtsp-server-1.0 gstreamer1.0-rtsp python3-gst-1.0 gstreamer1.0-plugins-base
     gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly gstreamer1.0-libav)
@@ -49,7 +53,7 @@ if [ "${#system_packages[@]}" -gt 0 ]; then
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
       "${system_packages[@]}" >/dev/null
   else
-    echo "warning: install the Debian packages ${system_packages[*]} (needs root): CJK font, RTSP server" >&2
+    echo "warning: install the Debian packages ${system_packages[*]} (needs root): CJK font, RTSP server, PostgreSQL" >&2
   fi
 fi
 
@@ -63,7 +67,7 @@ if [ "$profile" = full ]; then
   # torch first, pinned: on this kind of machine pip takes these two from the local disk; PyPI's torchvision
   # does not import beside the other torch file there ("operator torchvision::nms does not exist").
   "${pip[@]}" install "torch==2.14.1" "torchvision==0.29.1"
-  "${pip[@]}" install -e ".[train,dev]"
+  "${pip[@]}" install -e ".[train,server,dev]"
   # ultralytics pulls opencv-python (needs libGL) beside opencv-python-headless; both own cv2/, so drop the
   # GUI build and reinstall the headless one over it.
   headless="$(.venv/bin/python -m pip show opencv-python-headless 2>/dev/null | awk '/^Version:/{print $2}')"

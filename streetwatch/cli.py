@@ -450,3 +450,38 @@ def edge(
         counts = queue.counts()
         queue.close()
     typer.echo(f"outbox {outbox}: {counts['pending']} pending, {counts['sent']} sent, {counts['rejected']} rejected")
+
+
+devices_app = typer.Typer(help="Register the cameras and patrol cars that post sightings.", no_args_is_help=True)
+app.add_typer(devices_app, name="devices")
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+) -> None:
+    """Run the inference server (settings from STREETWATCH_* variables or .env; SQLite in data/server by default)."""
+    import uvicorn
+
+    from inference_server.app import create_app
+
+    uvicorn.run(create_app(), host=host, port=port)
+
+
+@devices_app.command("add")
+def devices_add(
+    name: Annotated[str, typer.Argument(help="A unique name, e.g. car-07 or cam-renmin-rd-3.")],
+    kind: Annotated[str, typer.Option(help="camera or patrol_car.")] = "camera",
+) -> None:
+    """Register a device and print its API key (shown once; the server keeps only its hash)."""
+    from sqlalchemy.exc import IntegrityError
+
+    from inference_server.app import add_device
+    from inference_server.settings import Settings
+
+    try:
+        key = add_device(Settings(), name, kind)
+    except IntegrityError as error:
+        raise _fail(ValueError(f"a device named {name!r} exists already")) from error
+    typer.echo(key)

@@ -1,0 +1,192 @@
+"""The FastAPI application: `create_app(settings)`.
+
+Built so far (issue #6 is larger): the ingest of sightings from edge devices — `POST /api/v1/sightings` — with
+device API keys, idempotency keys, evidence verification and crash-safe storage; `GET /api/v1/sightings/{id}`;
+`/healthz`. Users, review, cases, exports and metrics are still to come.
+"""
+
+import hashlib
+import json
+import logging
+from collections.abc import Iterator
+from contextlib import asynccontextmanager
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, File, Form, Header, HTTPException, Request, UploadFile
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, select, text
+
+from inference_server.db import create_schema, make_engine
+from inference_server.evidence import EvidenceError, check_evidence, store
+from inference_server.settings import Settings
+from inference_server.tables import Device, Sighting, SightingPublic
+from vision.images import ImageLimits
+from vision.taxonomy import load_taxonomy
+
+logger = logging.getLogger(__name__)
+
+
+class EvidenceIn(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    sha256: str = Field(pattern=r"^[0-9a-fA-F]{64}$")
+
+
+class LocationIn(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    lat: float = Field(ge=-90, le=90)
+    lon: float = Field(ge=-180, le=180)
+    heading_deg: float | None = Field(default=None, ge=0, lt=360)
+
+
+class SightingIn(BaseModel):
+    """The `metadata` part of an ingest request: what `vision.sightings.Sighting.to_json()` writes."""
+
+    model_config = ConfigDict(extra="ignore")
+    sighting_id: str = Field(min_length=1, max_length=200)
+    class_name: str
+    score: float = Field(ge=0, le=1)
+    frames: int = Field(ge=1)
+    first_time: float
+    last_time: float
+    best_time: float
+    box: tuple[float, float, float, float]
+    location: LocationIn | None = None
+    frame: EvidenceIn
+    crop: EvidenceIn
+    source: str = ""
+    model: str = ""
+
+    @field_validator("class_name")
+    @classmethod
+    def _known_class(cls, value: str) -> str:
+        names = load_taxonomy().names
+        if value not in names:
+            raise ValueError(f"unknown class {value!r}; known: {', '.join(names)}")
+        return value
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    engine = make_engine(settings.url)
+    limits = ImageLimits(max_bytes=settings.max_upload_bytes, max_pixels=settings.max_image_pixels)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> Any:
+        create_schema(engine)
+        yield
+        engine.dispose()
+
+    app = FastAPI(title="StreetWatch", version="0.1.0", lifespan=lifespan)
+    app.state.settings, app.state.engine = settings, engine
+
+    @app.middleware("http")
+    async def limit_upload_size(request: Request, call_next: Any) -> Any:
+        length = request.headers.get("content-length")
+        if length is not None and length.isdigit() and int(length) > settings.max_upload_bytes:
+            return JSONResponse(
+                {"detail": f"request of {length} bytes is over the limit of {settings.max_upload_bytes}"}, 413
+            )
+        return await call_next(request)
+
+    def session() -> Iterator[Session]:
+        with Session(engine) as s:
+            yield s
+
+    def device(s: Annotated[Session, Depends(session)], x_api_key: Annotated[str | None, Header()] = None) -> Device:
+        if not x_api_key:
+            raise HTTPException(401, "a device API key is required (header X-API-Key)")
+        found = s.exec(select(Device).where(Device.key_hash == hash_key(x_api_key), Device.active)).first()
+        if found is None:
+            raise HTTPException(401, "unknown or disabled device API key")
+        return found
+
+    @app.get("/healthz")
+    def healthz(s: Annotated[Session, Depends(session)]) -> dict[str, str]:
+        s.exec(text("SELECT 1"))  # type: ignore[call-overload]
+        return {"status": "ok", "database": engine.dialect.name}
+
+    @app.post("/api/v1/sightings", status_code=201, response_model=SightingPublic)
+    async def ingest(
+        s: Annotated[Session, Depends(session)],
+        sender: Annotated[Device, Depends(device)],
+        metadata: Annotated[str, Form(description="the sighting as JSON")],
+        frame: Annotated[UploadFile, File(description="full frame JPEG with the box drawn")],
+        crop: Annotated[UploadFile, File(description="crop JPEG")],
+        idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
+    ) -> Any:
+        try:
+            record = SightingIn.model_validate_json(metadata)
+        except ValidationError as error:
+            raise HTTPException(422, json.loads(error.json(include_url=False))) from error
+        key = idempotency_key or record.sighting_id
+        metadata_sha = hashlib.sha256(metadata.encode()).hexdigest()
+        existing = s.exec(select(Sighting).where(Sighting.idempotency_key == key)).first()
+        if existing is not None:
+            return _repeat(existing, metadata_sha)
+        frame_bytes, crop_bytes = await frame.read(), await crop.read()
+        try:
+            frame_sha = check_evidence(frame_bytes, record.frame.sha256, "frame", limits)
+            crop_sha = check_evidence(crop_bytes, record.crop.sha256, "crop", limits)
+        except EvidenceError as error:
+            raise HTTPException(422, str(error)) from error
+        # files first, then the row: a crash in between leaves content-addressed files a retry reuses
+        store(settings.evidence_dir, frame_sha, frame_bytes)
+        store(settings.evidence_dir, crop_sha, crop_bytes)
+        location = record.location
+        row = Sighting(
+            idempotency_key=key, metadata_sha256=metadata_sha, device_id=sender.id or 0,
+            class_name=record.class_name, score=record.score, frames=record.frames, first_time=record.first_time,
+            last_time=record.last_time, best_time=record.best_time, box=list(record.box),
+            lat=location.lat if location else None, lon=location.lon if location else None,
+            heading_deg=location.heading_deg if location else None, model=record.model, source=record.source,
+            frame_sha256=frame_sha, crop_sha256=crop_sha,
+        )  # fmt: skip
+        s.add(row)
+        try:
+            s.commit()
+        except IntegrityError:  # the same key committed by a concurrent request a moment ago
+            s.rollback()
+            winner = s.exec(select(Sighting).where(Sighting.idempotency_key == key)).one()
+            return _repeat(winner, metadata_sha)
+        s.refresh(row)
+        return row
+
+    @app.get("/api/v1/sightings/{sighting_id}", response_model=SightingPublic)
+    def get_sighting(
+        sighting_id: int, s: Annotated[Session, Depends(session)], _: Annotated[Device, Depends(device)]
+    ) -> Any:
+        found = s.get(Sighting, sighting_id)
+        if found is None:
+            raise HTTPException(404, f"no sighting {sighting_id}")
+        return found
+
+    return app
+
+
+def _repeat(existing: Sighting, metadata_sha: str) -> Any:
+    if existing.metadata_sha256 != metadata_sha:
+        raise HTTPException(409, f"idempotency key {existing.idempotency_key!r} was used for a different sighting")
+    return JSONResponse(json.loads(SightingPublic.model_validate(existing).model_dump_json()), 200)
+
+
+def hash_key(key: str) -> str:
+    """API keys are random 32-byte tokens: a sha256 is enough to store them (no dictionary to guess from)."""
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def add_device(settings: Settings, name: str, kind: str = "camera") -> str:
+    """Register a device; returns its API key (shown once, stored only as a hash)."""
+    import secrets
+
+    key = secrets.token_urlsafe(32)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    engine = make_engine(settings.url)
+    create_schema(engine)
+    with Session(engine) as s:
+        s.add(Device(name=name, kind=kind, key_hash=hash_key(key)))
+        s.commit()
+    engine.dispose()
+    return key

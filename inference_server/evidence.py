@@ -1,0 +1,55 @@
+"""Evidence files: validated as images, stored content-addressed (by sha256), written atomically.
+
+A file is written to a temporary name in the same folder, flushed to disk and renamed into place, so a crash
+leaves either the whole file or none; two uploads of the same bytes share one file. The database row that refers
+to a file is committed only after the file is in place.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from pathlib import Path
+
+from vision.errors import ImageError
+from vision.images import ImageLimits, decode_image
+
+
+class EvidenceError(ValueError):
+    """Evidence that is not what it claims to be (not an image, too big, wrong hash)."""
+
+
+def check_evidence(data: bytes, claimed_sha256: str, name: str, limits: ImageLimits) -> str:
+    """The sha256 of `data` after checking it matches the claim and decodes as a photo within the limits."""
+    digest = hashlib.sha256(data).hexdigest()
+    if digest != claimed_sha256.lower():
+        raise EvidenceError(f"{name}: sha256 {digest} does not match the metadata's {claimed_sha256}")
+    try:
+        decode_image(data, limits, name)
+    except ImageError as error:
+        raise EvidenceError(str(error)) from error
+    return digest
+
+
+def evidence_path(root: Path, sha256: str) -> Path:
+    return root / sha256[:2] / f"{sha256}.jpg"
+
+
+def store(root: Path, sha256: str, data: bytes) -> Path:
+    """Write `data` at its content address (if it is not there already); returns the path."""
+    target = evidence_path(root, sha256)
+    if target.exists():
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=".incoming-")
+    try:
+        with os.fdopen(handle, "wb") as file:
+            file.write(data)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(temporary, target)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    return target

@@ -1,0 +1,29 @@
+"""Server settings from the environment (prefix `STREETWATCH_`) or a `.env` file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Where data lives and the limits the server enforces."""
+
+    model_config = SettingsConfigDict(env_prefix="STREETWATCH_", env_file=".env", extra="ignore")
+
+    data_dir: Path = Field(default=Path("data/server"), description="SQLite database and evidence live here")
+    database_url: str | None = Field(default=None, description="default: SQLite in data_dir; or postgresql://…")
+    secret_key: str = Field(default="change-me", description="signs sessions (review UI, later)")
+    model: str = Field(default="", description="zoo model for server-side detection (default: the zoo default)")
+    max_upload_bytes: int = Field(default=20 * 1024 * 1024, description="one request, all parts")
+    max_image_pixels: int = Field(default=50_000_000, description="per evidence image")
+
+    @property
+    def evidence_dir(self) -> Path:
+        return self.data_dir / "evidence"
+
+    @property
+    def url(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir / 'streetwatch.db'}"

@@ -1,0 +1,62 @@
+"""Database tables (SQLModel). Families: <Name>Base (shared fields), <Name>Create (input), <Name> (table),
+<Name>Public (output)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import JSON, Column
+from sqlmodel import Field, SQLModel
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Device(SQLModel, table=True):
+    """A patrol car or fixed camera; its own principal, authenticated by an API key stored as a sha256 hash."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(index=True, unique=True)
+    kind: str = Field(default="camera", description="camera | patrol_car")
+    key_hash: str = Field(index=True, unique=True)
+    created: datetime = Field(default_factory=_now)
+    active: bool = True
+
+
+class SightingBase(SQLModel):
+    class_name: str = Field(index=True)
+    score: float
+    frames: int
+    first_time: float
+    last_time: float
+    best_time: float = Field(index=True)
+    box: list[float] = Field(sa_column=Column(JSON))
+    lat: float | None = None
+    lon: float | None = None
+    heading_deg: float | None = None
+    model: str = ""
+    source: str = ""
+
+
+class Sighting(SightingBase, table=True):
+    """One sighting as ingested; its evidence files are content-addressed by sha256 under the evidence folder."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    idempotency_key: str = Field(index=True, unique=True, max_length=200)
+    metadata_sha256: str = Field(description="what the key was first used for: a different body is a conflict")
+    device_id: int = Field(foreign_key="device.id", index=True)
+    frame_sha256: str
+    crop_sha256: str
+    status: str = Field(default="pending", index=True)
+    received: datetime = Field(default_factory=_now)
+
+
+class SightingPublic(SightingBase):
+    id: int
+    idempotency_key: str
+    device_id: int
+    frame_sha256: str
+    crop_sha256: str
+    status: str
+    received: datetime

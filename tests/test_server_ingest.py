@@ -1,0 +1,178 @@
+"""Sighting ingest on SQLite and on a real PostgreSQL server: idempotency, evidence checks, limits, auth."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import uvicorn
+from fastapi.testclient import TestClient
+
+from inference_server.app import add_device, create_app
+from inference_server.evidence import evidence_path
+from inference_server.settings import Settings
+from tests import postgres
+from tests.test_outbox import make_sightings
+from vision.outbox import Outbox, Pending, Sender
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[postgres.PostgresServer | None]:
+    if not postgres.available():
+        yield None
+        return
+    server = postgres.PostgresServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def settings(request: pytest.FixtureRequest, tmp_path: Path, pg_server) -> Settings:  # type: ignore[no-untyped-def]
+    if request.param == "postgresql":
+        if pg_server is None:
+            pytest.skip("PostgreSQL is not installed (apt-get install postgresql)")
+        return Settings(data_dir=tmp_path / "data", database_url=pg_server.new_database())
+    return Settings(data_dir=tmp_path / "data")
+
+
+@pytest.fixture
+def client(settings: Settings) -> Iterator[tuple[TestClient, str]]:
+    key = add_device(settings, "car-1", "patrol_car")
+    with TestClient(create_app(settings)) as test_client:
+        yield test_client, key
+
+
+def _request(
+    tmp_path: Path, index: int = 0, **changes: object
+) -> tuple[dict[str, str], dict[str, tuple[str, bytes, str]], str]:
+    """Headers-free parts of an ingest request built from a real sighting (as the edge outbox sends it)."""
+    sighting = make_sightings(tmp_path / "ev", index + 1)[index]
+    record = json.loads(sighting.to_json())
+    record.update(changes)
+    files = {
+        "frame": ("frame.jpg", Path(sighting.frame.path).read_bytes(), "image/jpeg"),
+        "crop": ("crop.jpg", Path(sighting.crop.path).read_bytes(), "image/jpeg"),
+    }
+    return {"metadata": json.dumps(record)}, files, sighting.sighting_id
+
+
+def test_a_sighting_is_stored_once_with_its_evidence(client, settings: Settings, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    http, key = client
+    data, files, sighting_id = _request(tmp_path)
+    headers = {"X-API-Key": key, "Idempotency-Key": sighting_id}
+    first = http.post("/api/v1/sightings", data=data, files=files, headers=headers)
+    assert first.status_code == 201, first.text
+    stored = first.json()
+    assert stored["class_name"] == "overflowing_bin" and stored["lat"] == 31.2 and stored["status"] == "pending"
+    for name in ("frame", "crop"):
+        path = evidence_path(settings.evidence_dir, stored[f"{name}_sha256"])
+        assert hashlib.sha256(path.read_bytes()).hexdigest() == stored[f"{name}_sha256"]
+    again = http.post("/api/v1/sightings", data=data, files=files, headers=headers)
+    assert again.status_code == 200 and again.json()["id"] == stored["id"]  # a retry gets the stored record
+    other, _, _ = _request(tmp_path, score=0.3)
+    conflict = http.post("/api/v1/sightings", data=other, files=files, headers=headers)
+    assert conflict.status_code == 409 and "different sighting" in conflict.text
+    assert http.get(f"/api/v1/sightings/{stored['id']}", headers={"X-API-Key": key}).json()["id"] == stored["id"]
+    assert http.get("/healthz").json() == {"status": "ok", "database": settings.url.split(":")[0].split("+")[0]}
+
+
+def test_devices_need_a_valid_key(client, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    http, _ = client
+    data, files, _ = _request(tmp_path)
+    for headers in ({}, {"X-API-Key": "not-a-key"}):
+        response = http.post("/api/v1/sightings", data=data, files=files, headers={**headers, "Idempotency-Key": "k"})
+        assert response.status_code == 401
+    assert http.get("/api/v1/sightings/1").status_code == 401
+
+
+@pytest.mark.parametrize(
+    ("change", "status", "message"),
+    [
+        ({"class_name": "parking"}, 422, "unknown class"),
+        ({"location": {"lat": 91.0, "lon": 10.0}}, 422, "less than or equal to 90"),
+        ({"score": 1.5}, 422, "less than or equal to 1"),
+        ({"frame": {"path": "x", "sha256": "0" * 64}}, 422, "does not match"),
+    ],
+)
+def test_bad_metadata_is_refused_and_nothing_is_stored(
+    client, settings: Settings, tmp_path: Path, change, status, message
+) -> None:  # type: ignore[no-untyped-def]
+    http, key = client
+    data, files, sighting_id = _request(tmp_path, **change)
+    response = http.post(
+        "/api/v1/sightings", data=data, files=files, headers={"X-API-Key": key, "Idempotency-Key": sighting_id}
+    )
+    assert response.status_code == status and message in response.text, response.text
+    assert not any(settings.evidence_dir.rglob("*.jpg"))
+
+
+def test_evidence_that_is_not_a_photo_or_a_bomb_is_refused(client, settings: Settings, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    http, key = client
+    headers = {"X-API-Key": key, "Idempotency-Key": "x1"}
+    text_file = b"not an image at all"
+    bomb = cv2.imencode(".png", np.zeros((8000, 8000), np.uint8))[1].tobytes()  # 64 Mpx, tiny file
+    for name, payload in (("frame", text_file), ("frame", bomb)):
+        data, files, _ = _request(tmp_path)
+        record = json.loads(data["metadata"])
+        record[name]["sha256"] = hashlib.sha256(payload).hexdigest()
+        files[name] = ("frame.png", payload, "image/png")
+        response = http.post("/api/v1/sightings", data={"metadata": json.dumps(record)}, files=files, headers=headers)
+        assert response.status_code == 422, response.text
+    assert "not a decodable image" in text_file_response(http, headers, tmp_path, text_file)
+    huge = http.post("/api/v1/sightings", content=b"x" * (settings.max_upload_bytes + 1),
+                     headers={**headers, "Content-Type": "application/octet-stream"})  # fmt: skip
+    assert huge.status_code == 413
+    assert not any(settings.evidence_dir.rglob("*.jpg"))
+
+
+def text_file_response(http: TestClient, headers: dict[str, str], tmp_path: Path, payload: bytes) -> str:
+    data, files, _ = _request(tmp_path)
+    record = json.loads(data["metadata"])
+    record["frame"]["sha256"] = hashlib.sha256(payload).hexdigest()
+    files["frame"] = ("frame.jpg", payload, "image/jpeg")
+    return http.post("/api/v1/sightings", data={"metadata": json.dumps(record)}, files=files, headers=headers).text
+
+
+def test_the_edge_outbox_delivers_to_the_real_server_exactly_once(settings: Settings, tmp_path: Path) -> None:
+    key = add_device(settings, "camera-7")
+    config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=0, log_level="warning")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    try:
+        outbox = Outbox(tmp_path / "outbox.db")
+        for sighting in make_sightings(tmp_path / "ev", 12):
+            outbox.put(sighting)
+        sender = Sender(tmp_path / "outbox.db", f"http://127.0.0.1:{port}/api/v1/sightings", api_key=key)
+        assert sender.send_pending() == 12
+        (first,) = outbox.pending(1) or [None]
+        assert first is None and outbox.counts()["sent"] == 12
+        replay = Sender(tmp_path / "outbox.db", sender.url, api_key=key)
+        item = Pending("sighting-000", *_outbox_row(tmp_path / "outbox.db", "sighting-000"))
+        assert replay._post(item) == "sent"  # a replay of an answered request: 200, the stored record
+    finally:
+        server.should_exit = True
+        thread.join(10)
+    with TestClient(create_app(settings)) as http:
+        ids = [http.get(f"/api/v1/sightings/{i}", headers={"X-API-Key": key}).status_code for i in range(1, 14)]
+    assert ids == [200] * 12 + [404]
+
+
+def _outbox_row(db: Path, key: str) -> tuple[bytes, bytes, bytes]:
+    import sqlite3
+
+    with sqlite3.connect(db) as conn:
+        payload, frame, crop = conn.execute("SELECT payload, frame, crop FROM outbox WHERE key = ?", (key,)).fetchone()
+    return payload.encode(), frame, crop
