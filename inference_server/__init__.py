@@ -1,7 +1,9 @@
 """Inference server: FastAPI app factory, settings, database, ingest (issue #6, in progress).
 
 Built: `create_app(settings)`, SQLite (WAL) or PostgreSQL, device API keys, `POST /api/v1/sightings` with
-idempotency keys, evidence verification and content-addressed, atomically written evidence files. Still to come:
-users and roles, review and case APIs, exports, Open311, metrics, Alembic migrations, raw-frame ingest.
+idempotency keys, evidence verification and content-addressed, atomically written evidence files; users with
+roles (argon2 passwords, bearer tokens, a sign-in rate limit); the review queue and decisions; cases with the
+数字城管 state machine, per-class deadlines and an event trail. Still to come: session cookies + CSRF for the review
+UI, districts/streets from GeoJSON, exports, Open311, metrics, Alembic migrations, raw-frame and video ingest.
 It may import `vision`, never `models` training code.
 """

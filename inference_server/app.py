@@ -12,16 +12,27 @@ from collections.abc import Iterator
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, File, Form, Header, HTTPException, Request, UploadFile
+from fastapi import Depends, FastAPI, File, Form, Header, HTTPException, Query, Request, UploadFile
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, select, text
+from sqlmodel import Session, col, select, text
 
+from inference_server import auth
+from inference_server.cases import STATES, TransitionError, file_or_attach, transition
 from inference_server.db import create_schema, make_engine
 from inference_server.evidence import EvidenceError, check_evidence, store
 from inference_server.settings import Settings
-from inference_server.tables import Device, Sighting, SightingPublic
+from inference_server.tables import (
+    Case,
+    CaseEvent,
+    CaseSighting,
+    Device,
+    ReviewDecision,
+    Sighting,
+    SightingPublic,
+    User,
+)
 from vision.images import ImageLimits
 from vision.taxonomy import load_taxonomy
 
@@ -38,6 +49,23 @@ class LocationIn(BaseModel):
     lat: float = Field(ge=-90, le=90)
     lon: float = Field(ge=-180, le=180)
     heading_deg: float | None = Field(default=None, ge=0, lt=360)
+
+
+class DecisionIn(BaseModel):
+    """A reviewer's decision about a sighting."""
+
+    model_config = ConfigDict(extra="forbid")
+    action: str = Field(pattern="^(confirm|reject|relabel|fix_box)$")
+    class_name: str | None = None
+    box: tuple[float, float, float, float] | None = None
+    note: str = Field(default="", max_length=2000)
+
+
+class TransitionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    to: str
+    note: str = Field(default="", max_length=2000)
+    department: str | None = Field(default=None, max_length=200)
 
 
 class SightingIn(BaseModel):
@@ -102,6 +130,141 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if found is None:
             raise HTTPException(401, "unknown or disabled device API key")
         return found
+
+    limiter = auth.LoginLimiter()
+
+    def user(s: Annotated[Session, Depends(session)], authorization: Annotated[str | None, Header()] = None) -> User:
+        if not authorization or not authorization.startswith("Bearer "):
+            raise HTTPException(401, "sign in first (POST /api/v1/auth/token), then send Authorization: Bearer …")
+        found = auth.user_for_token(s, authorization.removeprefix("Bearer "))
+        if found is None:
+            raise HTTPException(401, "the token is unknown or expired")
+        return found
+
+    def role(minimum: str) -> Any:
+        def check(who: Annotated[User, Depends(user)]) -> User:
+            if auth.rank(who.role) < auth.rank(minimum):
+                raise HTTPException(403, f"needs the {minimum} role or higher; {who.username} is {who.role}")
+            return who
+
+        return check
+
+    @app.post("/api/v1/auth/token")
+    def token(
+        request: Request,
+        s: Annotated[Session, Depends(session)],
+        username: Annotated[str, Form()],
+        password: Annotated[str, Form()],
+    ) -> dict[str, str]:
+        client = request.client.host if request.client else "unknown"
+        if limiter.blocked(f"user:{username}", f"ip:{client}"):
+            raise HTTPException(429, "too many failed sign-ins; wait a minute")
+        issued = auth.login(s, username, password)
+        if issued is None:
+            limiter.failed(f"user:{username}", f"ip:{client}")
+            raise HTTPException(401, "wrong username or password")
+        return {"access_token": issued, "token_type": "bearer"}
+
+    @app.get("/api/v1/review/queue", response_model=list[SightingPublic])
+    def review_queue(
+        s: Annotated[Session, Depends(session)],
+        _: Annotated[User, Depends(role("reviewer"))],
+        class_name: str | None = None,
+        min_score: Annotated[float, Query(ge=0, le=1)] = 0.0,
+        since: float | None = None,
+        order: Annotated[str, Query(pattern="^(score|time|oldest)$")] = "score",
+        limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    ) -> Any:
+        query = select(Sighting).where(Sighting.status == "pending", Sighting.score >= min_score)
+        if class_name:
+            query = query.where(Sighting.class_name == class_name)
+        if since is not None:
+            query = query.where(Sighting.best_time >= since)
+        ordering = {
+            "score": (col(Sighting.score).desc(), col(Sighting.id)),
+            "time": (col(Sighting.best_time).desc(), col(Sighting.id)),
+            "oldest": (col(Sighting.best_time), col(Sighting.id)),
+        }[order]
+        return s.exec(query.order_by(*ordering).limit(limit)).all()
+
+    @app.post("/api/v1/sightings/{sighting_id}/decision")
+    def decide(
+        sighting_id: int,
+        decision: DecisionIn,
+        s: Annotated[Session, Depends(session)],
+        reviewer: Annotated[User, Depends(role("reviewer"))],
+    ) -> dict[str, Any]:
+        found = s.get(Sighting, sighting_id)
+        if found is None:
+            raise HTTPException(404, f"no sighting {sighting_id}")
+        if found.status != "pending":
+            raise HTTPException(409, f"sighting {sighting_id} was decided already ({found.status})")
+        if decision.action == "relabel":
+            if decision.class_name not in load_taxonomy().names:
+                raise HTTPException(422, f"relabel needs a known class_name, got {decision.class_name!r}")
+            found.class_name = decision.class_name
+        if decision.action == "fix_box":
+            if decision.box is None:
+                raise HTTPException(422, "fix_box needs the corrected box")
+            found.box = list(decision.box)
+        s.add(ReviewDecision(
+            sighting_id=sighting_id, user_id=reviewer.id or 0, action=decision.action,
+            class_name=decision.class_name, box=list(decision.box) if decision.box else None, note=decision.note,
+        ))  # fmt: skip
+        case_id = None
+        if decision.action == "reject":
+            found.status = "rejected"
+        else:  # confirm, relabel and fix_box all say: this is a real event
+            found.status = "confirmed"
+            case_id = file_or_attach(s, found, reviewer.id or 0, settings.case_radius_m).id
+        s.add(found)
+        s.commit()
+        return {"sighting": sighting_id, "status": found.status, "case": case_id}
+
+    @app.get("/api/v1/cases")
+    def list_cases(
+        s: Annotated[Session, Depends(session)],
+        _: Annotated[User, Depends(role("viewer"))],
+        state: str | None = None,
+        limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    ) -> list[Case]:
+        query = select(Case)
+        if state:
+            query = query.where(Case.state == state)
+        return list(s.exec(query.order_by(col(Case.id)).limit(limit)).all())
+
+    @app.get("/api/v1/cases/{case_id}")
+    def get_case(
+        case_id: int, s: Annotated[Session, Depends(session)], _: Annotated[User, Depends(role("viewer"))]
+    ) -> dict[str, Any]:
+        case = s.get(Case, case_id)
+        if case is None:
+            raise HTTPException(404, f"no case {case_id}")
+        events = s.exec(select(CaseEvent).where(CaseEvent.case_id == case_id).order_by(col(CaseEvent.id))).all()
+        links = s.exec(select(CaseSighting).where(CaseSighting.case_id == case_id)).all()
+        return {
+            "case": case.model_dump(mode="json"),
+            "state_zh": STATES[case.state],
+            "sightings": [link.sighting_id for link in links],
+            "events": [e.model_dump(mode="json") for e in events],
+        }
+
+    @app.post("/api/v1/cases/{case_id}/transition")
+    def change_case(
+        case_id: int,
+        change: TransitionIn,
+        s: Annotated[Session, Depends(session)],
+        supervisor: Annotated[User, Depends(role("supervisor"))],
+    ) -> dict[str, Any]:
+        case = s.get(Case, case_id)
+        if case is None:
+            raise HTTPException(404, f"no case {case_id}")
+        try:
+            transition(s, case, change.to, supervisor.id or 0, change.note, change.department)
+        except TransitionError as error:
+            raise HTTPException(409, str(error)) from error
+        s.commit()
+        return {"case": case_id, "state": case.state, "state_zh": STATES[case.state]}
 
     @app.get("/healthz")
     def healthz(s: Annotated[Session, Depends(session)]) -> dict[str, str]:

@@ -60,3 +60,66 @@ class SightingPublic(SightingBase):
     crop_sha256: str
     status: str
     received: datetime
+
+
+class User(SQLModel, table=True):
+    """A person: admin, supervisor, reviewer or viewer. Passwords are argon2 hashes."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    username: str = Field(index=True, unique=True)
+    password_hash: str
+    role: str = Field(description="admin | supervisor | reviewer | viewer")
+    active: bool = True
+    created: datetime = Field(default_factory=_now)
+
+
+class Token(SQLModel, table=True):
+    """A bearer token of a signed-in user, stored as its sha256."""
+
+    token_hash: str = Field(primary_key=True)
+    user_id: int = Field(foreign_key="user.id", index=True)
+    expires: datetime
+
+
+class ReviewDecision(SQLModel, table=True):
+    """What a reviewer decided about a sighting, and when."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    sighting_id: int = Field(foreign_key="sighting.id", index=True)
+    user_id: int = Field(foreign_key="user.id")
+    action: str = Field(description="confirm | reject | relabel | fix_box")
+    class_name: str | None = None
+    box: list[float] | None = Field(default=None, sa_column=Column(JSON))
+    note: str = ""
+    decided: datetime = Field(default_factory=_now)
+
+
+class Case(SQLModel, table=True):
+    """An enforcement case of the 数字城管 workflow, made from confirmed sightings."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    class_name: str = Field(index=True)
+    state: str = Field(default="filed", index=True)
+    lat: float | None = None
+    lon: float | None = None
+    department: str | None = None
+    deadline: datetime
+    created: datetime = Field(default_factory=_now)
+    updated: datetime = Field(default_factory=_now)
+
+
+class CaseSighting(SQLModel, table=True):
+    case_id: int = Field(foreign_key="case.id", primary_key=True)
+    sighting_id: int = Field(foreign_key="sighting.id", primary_key=True)
+
+
+class CaseEvent(SQLModel, table=True):
+    """The audit trail of a case: every change, who made it, when, from which state to which, and why."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="case.id", index=True)
+    user_id: int | None = Field(default=None, foreign_key="user.id")
+    at: datetime = Field(default_factory=_now)
+    from_state: str | None = None
+    to_state: str
+    note: str = ""

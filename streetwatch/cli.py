@@ -485,3 +485,38 @@ def devices_add(
     except IntegrityError as error:
         raise _fail(ValueError(f"a device named {name!r} exists already")) from error
     typer.echo(key)
+
+
+users_app = typer.Typer(
+    help="People who review and supervise: admin, supervisor, reviewer, viewer.", no_args_is_help=True
+)
+app.add_typer(users_app, name="users")
+
+
+@users_app.command("add")
+def users_add(
+    username: Annotated[str, typer.Argument(help="Sign-in name.")],
+    role: Annotated[str, typer.Option(help="admin, supervisor, reviewer or viewer.")] = "reviewer",
+    password: Annotated[
+        str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True, envvar="STREETWATCH_NEW_PASSWORD")
+    ] = "",
+) -> None:
+    """Create a user (the first one: `streetwatch users add admin --role admin`)."""
+    from sqlalchemy.exc import IntegrityError
+    from sqlmodel import Session
+
+    from inference_server.auth import add_user
+    from inference_server.db import create_schema, make_engine
+    from inference_server.settings import Settings
+
+    settings = Settings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    engine = make_engine(settings.url)
+    create_schema(engine)
+    try:
+        with Session(engine) as session:
+            add_user(session, username, password, role)
+    except (ValueError, IntegrityError) as error:
+        message = f"a user named {username!r} exists already" if isinstance(error, IntegrityError) else str(error)
+        raise _fail(ValueError(message)) from error
+    typer.echo(f"added {username} ({role})")

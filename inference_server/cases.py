@@ -1,0 +1,93 @@
+"""The 数字城管 case workflow: 立案 → 派遣 → 处置 → 核查 → 结案, with rejection and reopening, as one state machine.
+
+Every change writes a `CaseEvent` (who, when, from, to, note). Deadlines per class come from
+`config/deadlines.yaml` (hours from filing).
+"""
+
+import math
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import yaml
+from sqlmodel import Session, col, select
+
+from inference_server.tables import Case, CaseEvent, CaseSighting, Sighting
+
+STATES = {
+    "filed": "立案",
+    "dispatched": "派遣",
+    "handling": "处置",
+    "verifying": "核查",
+    "closed": "结案",
+    "rejected": "不予立案",
+}
+TRANSITIONS: dict[str, set[str]] = {
+    "filed": {"dispatched", "rejected"},
+    "dispatched": {"handling", "filed"},  # back to filing when the department refuses it
+    "handling": {"verifying"},
+    "verifying": {"closed", "handling"},  # verification failed: back to handling
+    "closed": {"filed"},  # reopened
+    "rejected": {"filed"},  # reopened
+}
+DEADLINES = Path(__file__).with_name("config") / "deadlines.yaml"
+
+
+class TransitionError(ValueError):
+    """A state change the workflow does not allow."""
+
+
+def deadline_hours(class_name: str) -> float:
+    hours: dict[str, float] = yaml.safe_load(DEADLINES.read_text(encoding="utf-8"))["hours"]
+    return float(hours.get(class_name, hours["default"]))
+
+
+def distance_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    a = math.sin((p2 - p1) / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(math.radians(lon2 - lon1) / 2) ** 2
+    return 2 * 6_371_008.8 * math.asin(math.sqrt(a))
+
+
+def file_or_attach(session: Session, sighting: Sighting, user_id: int, radius_m: float) -> Case:
+    """The open case of the sighting's class within `radius_m` (closest), or a new filed case."""
+    open_cases = session.exec(
+        select(Case).where(Case.class_name == sighting.class_name, col(Case.state).not_in(["closed", "rejected"]))
+    ).all()
+    near = []
+    if sighting.lat is not None and sighting.lon is not None:
+        for candidate in open_cases:
+            if candidate.lat is not None and candidate.lon is not None:
+                metres = distance_m(candidate.lat, candidate.lon, sighting.lat, sighting.lon)
+                if metres <= radius_m:
+                    near.append((metres, candidate))
+    if near:
+        case = min(near, key=lambda pair: pair[0])[1]
+    else:
+        now = datetime.now(UTC)
+        case = Case(
+            class_name=sighting.class_name, lat=sighting.lat, lon=sighting.lon,
+            deadline=now + timedelta(hours=deadline_hours(sighting.class_name)), created=now, updated=now,
+        )  # fmt: skip
+        session.add(case)
+        session.flush()
+        session.add(CaseEvent(case_id=case.id or 0, user_id=user_id, to_state="filed", note=f"sighting {sighting.id}"))
+    session.add(CaseSighting(case_id=case.id or 0, sighting_id=sighting.id or 0))
+    return case
+
+
+def transition(
+    session: Session, case: Case, to: str, user_id: int, note: str = "", department: str | None = None
+) -> None:
+    if to not in STATES:
+        raise TransitionError(f"unknown state {to!r}; states: {', '.join(STATES)}")
+    if to not in TRANSITIONS[case.state]:
+        allowed = ", ".join(sorted(TRANSITIONS[case.state])) or "none"
+        raise TransitionError(
+            f"case {case.id} is {case.state} ({STATES[case.state]}): it can go to {allowed}, not {to}"
+        )
+    if to == "dispatched" and not department:
+        raise TransitionError("dispatching needs the department it goes to")
+    session.add(CaseEvent(case_id=case.id or 0, user_id=user_id, from_state=case.state, to_state=to, note=note))
+    case.state = to
+    case.department = department or case.department
+    case.updated = datetime.now(UTC)
+    session.add(case)

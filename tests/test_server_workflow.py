@@ -1,0 +1,136 @@
+"""Review, cases and who may do what — on SQLite and on a real PostgreSQL server."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlmodel import Session
+
+from inference_server.app import add_device, create_app
+from inference_server.auth import add_user
+from inference_server.db import create_schema, make_engine
+from inference_server.settings import Settings
+from tests.test_outbox import make_sightings
+from tests.test_server_ingest import pg_server, settings  # noqa: F401  (fixtures: SQLite and PostgreSQL)
+
+PASSWORD = "correct horse battery"
+ROLES = ("viewer", "reviewer", "supervisor", "admin")
+
+
+@pytest.fixture
+def world(settings: Settings, tmp_path: Path) -> Iterator[tuple[TestClient, dict[str, dict[str, str]]]]:  # noqa: F811
+    """A server with one user per role, one device, and three sightings from that device."""
+    key = add_device(settings, "car-9", "patrol_car")
+    engine = make_engine(settings.url)
+    create_schema(engine)
+    with Session(engine) as session:
+        for role in ROLES:
+            add_user(session, role, PASSWORD, role)
+    engine.dispose()
+    with TestClient(create_app(settings)) as http:
+        headers: dict[str, dict[str, str]] = {
+            "anonymous": {},
+            "device": {"X-API-Key": key},
+            "wrong device": {"X-API-Key": "x" * 43},
+        }
+        for role in ROLES:
+            token = http.post("/api/v1/auth/token", data={"username": role, "password": PASSWORD}).json()[
+                "access_token"
+            ]
+            headers[role] = {"Authorization": f"Bearer {token}"}
+        for i, sighting in enumerate(make_sightings(tmp_path / "ev", 3)):
+            record = json.loads(sighting.to_json())
+            record["location"] = {"lat": 31.2 + i * 0.0002, "lon": 121.4, "heading_deg": 90.0}  # 0 m, 22 m, 44 m apart
+            files = {
+                k: (f"{k}.jpg", Path(getattr(sighting, k).path).read_bytes(), "image/jpeg") for k in ("frame", "crop")
+            }
+            response = http.post("/api/v1/sightings", data={"metadata": json.dumps(record)}, files=files,
+                                 headers={**headers["device"], "Idempotency-Key": sighting.sighting_id})  # fmt: skip
+            assert response.status_code == 201, response.text
+        yield http, headers
+
+
+def test_review_files_cases_and_the_workflow_keeps_a_trail(world) -> None:  # type: ignore[no-untyped-def]
+    http, headers = world
+    queue = http.get("/api/v1/review/queue", headers=headers["reviewer"], params={"order": "oldest"}).json()
+    assert [s["idempotency_key"] for s in queue] == ["sighting-000", "sighting-001", "sighting-002"]
+    first = http.post(
+        f"/api/v1/sightings/{queue[0]['id']}/decision", json={"action": "confirm"}, headers=headers["reviewer"]
+    )
+    assert first.status_code == 200 and first.json()["status"] == "confirmed"
+    case_id = first.json()["case"]
+    # 22 m away, same class: it joins the open case (within 50 m)
+    second = http.post(f"/api/v1/sightings/{queue[1]['id']}/decision", json={"action": "fix_box", "box": [0, 0, 9, 9]},
+                       headers=headers["reviewer"])  # fmt: skip
+    assert second.json()["case"] == case_id
+    rejected = http.post(f"/api/v1/sightings/{queue[2]['id']}/decision", json={"action": "reject", "note": "a shadow"},
+                         headers=headers["reviewer"])  # fmt: skip
+    assert rejected.json() == {"sighting": queue[2]["id"], "status": "rejected", "case": None}
+    again = http.post(
+        f"/api/v1/sightings/{queue[0]['id']}/decision", json={"action": "reject"}, headers=headers["reviewer"]
+    )
+    assert again.status_code == 409
+    assert http.get("/api/v1/review/queue", headers=headers["reviewer"]).json() == []
+    supervisor = headers["supervisor"]
+    wrong = http.post(f"/api/v1/cases/{case_id}/transition", json={"to": "closed"}, headers=supervisor)
+    assert wrong.status_code == 409 and "it can go to dispatched, rejected, not closed" in wrong.text
+    no_department = http.post(f"/api/v1/cases/{case_id}/transition", json={"to": "dispatched"}, headers=supervisor)
+    assert no_department.status_code == 409 and "department" in no_department.text
+    for to, extra in (
+        ("dispatched", {"department": "环卫所"}),
+        ("handling", {}),
+        ("verifying", {}),
+        ("closed", {"note": "清运完毕"}),
+    ):
+        response = http.post(f"/api/v1/cases/{case_id}/transition", json={"to": to, **extra}, headers=supervisor)
+        assert response.status_code == 200, response.text
+    case = http.get(f"/api/v1/cases/{case_id}", headers=headers["viewer"]).json()
+    assert case["state_zh"] == "结案" and case["case"]["department"] == "环卫所" and len(case["sightings"]) == 2
+    trail = [(e["from_state"], e["to_state"]) for e in case["events"]]
+    assert trail == [(None, "filed"), ("filed", "dispatched"), ("dispatched", "handling"), ("handling", "verifying"),
+                     ("verifying", "closed")]  # fmt: skip
+    assert all(e["user_id"] for e in case["events"]) and case["events"][-1]["note"] == "清运完毕"
+
+
+ENDPOINTS = [
+    # method, path, body, who may call it (principals; "anyone" includes the anonymous)
+    ("GET", "/healthz", None, "anyone"),
+    ("POST", "/api/v1/sightings", None, {"device"}),
+    ("GET", "/api/v1/sightings/1", None, {"device"}),
+    ("GET", "/api/v1/review/queue", None, {"reviewer", "supervisor", "admin"}),
+    ("POST", "/api/v1/sightings/1/decision", {"action": "confirm"}, {"reviewer", "supervisor", "admin"}),
+    ("GET", "/api/v1/cases", None, {"viewer", "reviewer", "supervisor", "admin"}),
+    ("GET", "/api/v1/cases/1", None, {"viewer", "reviewer", "supervisor", "admin"}),
+    ("POST", "/api/v1/cases/1/transition", {"to": "rejected"}, {"supervisor", "admin"}),
+]
+PRINCIPALS = ("anonymous", "viewer", "reviewer", "supervisor", "admin", "device", "wrong device")
+
+
+def test_authorization_matrix(world) -> None:  # type: ignore[no-untyped-def]
+    http, headers = world
+    denied_statuses = {401, 403}
+    for method, path, body, allowed in ENDPOINTS:
+        for principal in PRINCIPALS:
+            response = http.request(method, path, json=body, headers=headers[principal])
+            may = allowed == "anyone" or principal in allowed
+            if may:
+                assert response.status_code not in denied_statuses, (method, path, principal, response.text)
+            else:
+                assert response.status_code in denied_statuses, (method, path, principal, response.status_code)
+
+
+def test_sign_in_is_rate_limited_and_says_nothing_about_who_exists(world) -> None:  # type: ignore[no-untyped-def]
+    http, _ = world
+    unknown = http.post("/api/v1/auth/token", data={"username": "nobody", "password": "whatever1"})
+    wrong = http.post("/api/v1/auth/token", data={"username": "admin", "password": "whatever1"})
+    assert unknown.status_code == wrong.status_code == 401 and unknown.json() == wrong.json()
+    statuses = [
+        http.post("/api/v1/auth/token", data={"username": "admin", "password": "nope-nope"}).status_code
+        for _ in range(6)
+    ]
+    assert statuses[:3] == [401] * 3 and statuses[-1] == 429
+    assert http.post("/api/v1/auth/token", data={"username": "admin", "password": PASSWORD}).status_code == 429
