@@ -5,23 +5,28 @@ device API keys, idempotency keys, evidence verification and crash-safe storage;
 `/healthz`. Users, review, cases, exports and metrics are still to come.
 """
 
+import csv
 import hashlib
+import io
 import json
 import logging
+import time
 from collections.abc import Iterator
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, File, Form, Header, HTTPException, Query, Request, UploadFile
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, col, select, text
+from sqlmodel import Session, col, func, select, text
 
 from inference_server import auth
 from inference_server.cases import STATES, TransitionError, file_or_attach, transition
 from inference_server.db import create_schema, make_engine
 from inference_server.evidence import EvidenceError, check_evidence, store
+from inference_server.geo import load_areas, locate
 from inference_server.settings import Settings
 from inference_server.tables import (
     Case,
@@ -100,6 +105,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     engine = make_engine(settings.url)
     limits = ImageLimits(max_bytes=settings.max_upload_bytes, max_pixels=settings.max_image_pixels)
+    areas = load_areas(settings.districts)
+    metrics = Metrics()
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> Any:
@@ -117,7 +124,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             return JSONResponse(
                 {"detail": f"request of {length} bytes is over the limit of {settings.max_upload_bytes}"}, 413
             )
-        return await call_next(request)
+        started = time.perf_counter()
+        response = await call_next(request)
+        route = request.scope.get("route")
+        metrics.latency.labels(path=getattr(route, "path", "other")).observe(time.perf_counter() - started)
+        return response
 
     def session() -> Iterator[Session]:
         with Session(engine) as s:
@@ -170,6 +181,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         s: Annotated[Session, Depends(session)],
         _: Annotated[User, Depends(role("reviewer"))],
         class_name: str | None = None,
+        district: str | None = None,
         min_score: Annotated[float, Query(ge=0, le=1)] = 0.0,
         since: float | None = None,
         order: Annotated[str, Query(pattern="^(score|time|oldest)$")] = "score",
@@ -178,6 +190,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         query = select(Sighting).where(Sighting.status == "pending", Sighting.score >= min_score)
         if class_name:
             query = query.where(Sighting.class_name == class_name)
+        if district:
+            query = query.where(Sighting.district == district)
         if since is not None:
             query = query.where(Sighting.best_time >= since)
         ordering = {
@@ -266,6 +280,57 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         s.commit()
         return {"case": case_id, "state": case.state, "state_zh": STATES[case.state]}
 
+    @app.get("/metrics")
+    def prometheus(s: Annotated[Session, Depends(session)]) -> Response:
+        pending = s.exec(select(func.count()).select_from(Sighting).where(Sighting.status == "pending")).one()
+        metrics.queue.set(pending)
+        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    def open311_reader(
+        s: Annotated[Session, Depends(session)], authorization: Annotated[str | None, Header()] = None
+    ) -> None:
+        if not settings.open311_public:
+            role("viewer")(user(s, authorization))
+
+    @app.get("/open311/v2/services.json")
+    def open311_services(_: Annotated[None, Depends(open311_reader)]) -> list[dict[str, Any]]:
+        return [
+            {"service_code": c.name, "service_name": c.zh, "description": c.description, "metadata": False,
+             "type": "realtime", "keywords": c.name, "group": c.category}
+            for c in load_taxonomy().classes
+        ]  # fmt: skip
+
+    @app.get("/open311/v2/requests.json")
+    def open311_requests(
+        s: Annotated[Session, Depends(session)],
+        _: Annotated[None, Depends(open311_reader)],
+        status: Annotated[str | None, Query(pattern="^(open|closed)$")] = None,
+        service_code: str | None = None,
+    ) -> list[dict[str, Any]]:
+        query = select(Case).order_by(col(Case.id))
+        if service_code:
+            query = query.where(Case.class_name == service_code)
+        requests = [open311_request(case) for case in s.exec(query).all()]
+        return [r for r in requests if status is None or r["status"] == status]
+
+    @app.get("/api/v1/exports/{what}.{fmt}")
+    def export(
+        what: str, fmt: str, s: Annotated[Session, Depends(session)], _: Annotated[User, Depends(role("viewer"))]
+    ) -> Response:
+        if what not in ("cases", "sightings") or fmt not in ("csv", "geojson"):
+            raise HTTPException(404, "exports: cases or sightings, as .csv or .geojson")
+        table: Any = Case if what == "cases" else Sighting
+        rows = [row.model_dump(mode="json") for row in s.exec(select(table).order_by(col(table.id))).all()]
+        if fmt == "geojson":
+            features = [{"type": "Feature", "properties": row, "geometry": _point(row)} for row in rows]
+            body = json.dumps({"type": "FeatureCollection", "features": features}, ensure_ascii=False)
+            return Response(body, media_type="application/geo+json")
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=list(table.model_fields))
+        writer.writeheader()
+        writer.writerows({k: json.dumps(v) if isinstance(v, list) else v for k, v in row.items()} for row in rows)
+        return Response(buffer.getvalue(), media_type="text/csv; charset=utf-8")
+
     @app.get("/healthz")
     def healthz(s: Annotated[Session, Depends(session)]) -> dict[str, str]:
         s.exec(text("SELECT 1"))  # type: ignore[call-overload]
@@ -299,13 +364,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         store(settings.evidence_dir, frame_sha, frame_bytes)
         store(settings.evidence_dir, crop_sha, crop_bytes)
         location = record.location
+        district, street = locate(areas, location.lat if location else None, location.lon if location else None)
         row = Sighting(
             idempotency_key=key, metadata_sha256=metadata_sha, device_id=sender.id or 0,
             class_name=record.class_name, score=record.score, frames=record.frames, first_time=record.first_time,
             last_time=record.last_time, best_time=record.best_time, box=list(record.box),
             lat=location.lat if location else None, lon=location.lon if location else None,
             heading_deg=location.heading_deg if location else None, model=record.model, source=record.source,
-            frame_sha256=frame_sha, crop_sha256=crop_sha,
+            frame_sha256=frame_sha, crop_sha256=crop_sha, district=district, street=street,
         )  # fmt: skip
         s.add(row)
         try:
@@ -315,6 +381,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             winner = s.exec(select(Sighting).where(Sighting.idempotency_key == key)).one()
             return _repeat(winner, metadata_sha)
         s.refresh(row)
+        metrics.ingested.labels(class_name=row.class_name).inc()
         return row
 
     @app.get("/api/v1/sightings/{sighting_id}", response_model=SightingPublic)
@@ -327,6 +394,44 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return found
 
     return app
+
+
+def _point(row: dict[str, Any]) -> dict[str, Any] | None:
+    if row.get("lat") is None or row.get("lon") is None:
+        return None
+    return {"type": "Point", "coordinates": [row["lon"], row["lat"]]}
+
+
+class Metrics:
+    """Prometheus metrics of one app (its own registry, so several apps in one process do not clash)."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.ingested = Counter(
+            "streetwatch_sightings_ingested", "sightings accepted", ["class_name"], registry=self.registry
+        )
+        self.queue = Gauge("streetwatch_review_queue_length", "sightings waiting for review", registry=self.registry)
+        self.latency = Histogram("streetwatch_request_seconds", "request latency", ["path"], registry=self.registry)
+
+
+def open311_request(case: Case) -> dict[str, Any]:
+    """A case as an Open311 GeoReport v2 service request."""
+    classes = {c.name: c for c in load_taxonomy().classes}
+    event = classes.get(case.class_name)
+    return {
+        "service_request_id": str(case.id),
+        "status": "closed" if case.state in ("closed", "rejected") else "open",
+        "status_notes": f"{case.state} ({STATES[case.state]})",
+        "service_name": event.zh if event else case.class_name,
+        "service_code": case.class_name,
+        "agency_responsible": case.department,
+        "requested_datetime": case.created.isoformat(),
+        "updated_datetime": case.updated.isoformat(),
+        "expected_datetime": case.deadline.isoformat(),
+        "address": " ".join(p for p in (case.district, case.street) if p) or None,
+        "lat": case.lat,
+        "long": case.lon,
+    }
 
 
 def _repeat(existing: Sighting, metadata_sha: str) -> Any:

@@ -64,7 +64,8 @@ def file_or_attach(session: Session, sighting: Sighting, user_id: int, radius_m:
     else:
         now = datetime.now(UTC)
         case = Case(
-            class_name=sighting.class_name, lat=sighting.lat, lon=sighting.lon,
+            class_name=sighting.class_name, lat=sighting.lat, lon=sighting.lon, district=sighting.district,
+            street=sighting.street,
             deadline=now + timedelta(hours=deadline_hours(sighting.class_name)), created=now, updated=now,
         )  # fmt: skip
         session.add(case)

@@ -19,6 +19,10 @@ class Settings(BaseSettings):
     model: str = Field(default="", description="zoo model for server-side detection (default: the zoo default)")
     max_upload_bytes: int = Field(default=20 * 1024 * 1024, description="one request, all parts")
     max_image_pixels: int = Field(default=50_000_000, description="per evidence image")
+    districts: Path | None = Field(
+        default=None, description="GeoJSON of districts/streets (properties district, street)"
+    )
+    open311_public: bool = Field(default=False, description="serve the Open311 read API without signing in")
     case_radius_m: float = Field(default=50.0, description="a confirmed sighting joins an open case this close")
 
     @property

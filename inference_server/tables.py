@@ -50,6 +50,8 @@ class Sighting(SightingBase, table=True):
     crop_sha256: str
     status: str = Field(default="pending", index=True)
     received: datetime = Field(default_factory=_now)
+    district: str | None = Field(default=None, index=True)
+    street: str | None = None
 
 
 class SightingPublic(SightingBase):
@@ -60,6 +62,8 @@ class SightingPublic(SightingBase):
     crop_sha256: str
     status: str
     received: datetime
+    district: str | None
+    street: str | None
 
 
 class User(SQLModel, table=True):
@@ -103,6 +107,8 @@ class Case(SQLModel, table=True):
     lat: float | None = None
     lon: float | None = None
     department: str | None = None
+    district: str | None = Field(default=None, index=True)
+    street: str | None = None
     deadline: datetime
     created: datetime = Field(default_factory=_now)
     updated: datetime = Field(default_factory=_now)

@@ -21,9 +21,24 @@ PASSWORD = "correct horse battery"
 ROLES = ("viewer", "reviewer", "supervisor", "admin")
 
 
+DISTRICTS = {
+    "type": "FeatureCollection",
+    "features": [
+        {"type": "Feature", "properties": {"district": "黄浦区", "street": "南京东路街道"},
+         "geometry": {"type": "Polygon", "coordinates": [[[121.39, 31.19], [121.41, 31.19], [121.41, 31.2001],
+                                                          [121.39, 31.2001], [121.39, 31.19]]]}},
+        {"type": "Feature", "properties": {"district": "静安区", "street": "静安寺街道"},
+         "geometry": {"type": "Polygon", "coordinates": [[[121.39, 31.2001], [121.41, 31.2001], [121.41, 31.21],
+                                                          [121.39, 31.21], [121.39, 31.2001]]]}},
+    ],
+}  # fmt: skip
+
+
 @pytest.fixture
 def world(settings: Settings, tmp_path: Path) -> Iterator[tuple[TestClient, dict[str, dict[str, str]]]]:  # noqa: F811
-    """A server with one user per role, one device, and three sightings from that device."""
+    """A server with one user per role, one device, two districts, and three sightings from that device."""
+    (tmp_path / "districts.geojson").write_text(json.dumps(DISTRICTS, ensure_ascii=False))
+    settings = settings.model_copy(update={"districts": tmp_path / "districts.geojson"})
     key = add_device(settings, "car-9", "patrol_car")
     engine = make_engine(settings.url)
     create_schema(engine)
@@ -106,6 +121,11 @@ ENDPOINTS = [
     ("GET", "/api/v1/cases", None, {"viewer", "reviewer", "supervisor", "admin"}),
     ("GET", "/api/v1/cases/1", None, {"viewer", "reviewer", "supervisor", "admin"}),
     ("POST", "/api/v1/cases/1/transition", {"to": "rejected"}, {"supervisor", "admin"}),
+    ("GET", "/api/v1/exports/cases.csv", None, {"viewer", "reviewer", "supervisor", "admin"}),
+    ("GET", "/api/v1/exports/sightings.geojson", None, {"viewer", "reviewer", "supervisor", "admin"}),
+    ("GET", "/open311/v2/services.json", None, {"viewer", "reviewer", "supervisor", "admin"}),
+    ("GET", "/open311/v2/requests.json", None, {"viewer", "reviewer", "supervisor", "admin"}),
+    ("GET", "/metrics", None, "anyone"),
 ]
 PRINCIPALS = ("anonymous", "viewer", "reviewer", "supervisor", "admin", "device", "wrong device")
 
@@ -134,3 +154,36 @@ def test_sign_in_is_rate_limited_and_says_nothing_about_who_exists(world) -> Non
     ]
     assert statuses[:3] == [401] * 3 and statuses[-1] == 429
     assert http.post("/api/v1/auth/token", data={"username": "admin", "password": PASSWORD}).status_code == 429
+
+
+def test_districts_exports_open311_and_metrics(world) -> None:  # type: ignore[no-untyped-def]
+    http, headers = world
+    queue = http.get("/api/v1/review/queue", headers=headers["reviewer"], params={"order": "oldest"}).json()
+    assert [(s["district"], s["street"]) for s in queue] == [
+        ("黄浦区", "南京东路街道"),
+        ("静安区", "静安寺街道"),
+        ("静安区", "静安寺街道"),
+    ]
+    only = http.get("/api/v1/review/queue", headers=headers["reviewer"], params={"district": "黄浦区"}).json()
+    assert [s["id"] for s in only] == [queue[0]["id"]]
+    http.post(f"/api/v1/sightings/{queue[0]['id']}/decision", json={"action": "confirm"}, headers=headers["reviewer"])
+    csv_text = http.get("/api/v1/exports/cases.csv", headers=headers["viewer"]).text
+    header, row = csv_text.splitlines()[:2]
+    assert header.startswith("id,class_name,state") and "黄浦区" in row
+    geo = http.get("/api/v1/exports/sightings.geojson", headers=headers["viewer"]).json()
+    assert geo["type"] == "FeatureCollection" and len(geo["features"]) == 3
+    assert geo["features"][0]["geometry"] == {"type": "Point", "coordinates": [121.4, 31.2]}
+    services = http.get("/open311/v2/services.json", headers=headers["viewer"]).json()
+    assert [s["service_code"] for s in services][:2] == ["illegal_ad", "overflowing_bin"] and services[1][
+        "service_name"
+    ] == "垃圾桶满溢"
+    (request,) = http.get("/open311/v2/requests.json", headers=headers["viewer"], params={"status": "open"}).json()
+    assert (
+        request["service_code"] == "overflowing_bin"
+        and request["address"] == "黄浦区 南京东路街道"
+        and request["lat"] == 31.2
+    )
+    assert http.get("/open311/v2/requests.json", headers=headers["viewer"], params={"status": "closed"}).json() == []
+    metrics = http.get("/metrics").text
+    assert 'streetwatch_sightings_ingested_total{class_name="overflowing_bin"} 3.0' in metrics
+    assert "streetwatch_review_queue_length 2.0" in metrics
