@@ -25,7 +25,7 @@ from sqlmodel import Session, col, func, select, text
 from inference_server import auth
 from inference_server.cases import STATES, TransitionError, file_or_attach, transition
 from inference_server.db import create_schema, make_engine
-from inference_server.evidence import EvidenceError, check_evidence, store
+from inference_server.evidence import EvidenceError, check_evidence, store, sweep_incoming
 from inference_server.geo import load_areas, locate
 from inference_server.settings import Settings
 from inference_server.tables import (
@@ -111,6 +111,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> Any:
         create_schema(engine)
+        removed = sweep_incoming(settings.evidence_dir)
+        if removed:
+            logger.warning("removed %d half-written evidence files left by a crash", removed)
         yield
         engine.dispose()
 

@@ -53,3 +53,12 @@ def store(root: Path, sha256: str, data: bytes) -> Path:
         Path(temporary).unlink(missing_ok=True)
         raise
     return target
+
+
+def sweep_incoming(root: Path) -> int:
+    """Delete temporary files a crash left mid-write (run at start, before any request); how many."""
+    removed = 0
+    for leftover in root.glob("*/.incoming-*") if root.exists() else []:
+        leftover.unlink(missing_ok=True)
+        removed += 1
+    return removed
