@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
-from sqlmodel import SQLModel, create_engine
+from sqlmodel import create_engine
 
 
 def make_engine(url: str) -> Engine:
@@ -28,8 +29,31 @@ def make_engine(url: str) -> Engine:
     return create_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
 
 
-def create_schema(engine: Engine) -> None:
-    """Create missing tables (Alembic migrations are still to come: the schema only grows for now)."""
-    from inference_server import tables  # noqa: F401  (registers the tables)
+MIGRATIONS = Path(__file__).with_name("migrations")
 
-    SQLModel.metadata.create_all(engine)
+
+def alembic_config(connection: Any) -> Any:
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.attributes["connection"] = connection
+    return config
+
+
+def create_schema(engine: Engine) -> None:
+    """Bring the database to the newest schema with the Alembic migrations (`streetwatch db upgrade` does the
+    same); the server runs it on start. A lock keeps two processes from migrating at once on PostgreSQL."""
+    from alembic import command
+
+    with engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            connection.exec_driver_sql("SELECT pg_advisory_xact_lock(727274)")  # released with the transaction
+        command.upgrade(alembic_config(connection), "head")
+
+
+def current_revision(engine: Engine) -> str | None:
+    from alembic.runtime.migration import MigrationContext
+
+    with engine.connect() as connection:
+        return MigrationContext.configure(connection).get_current_revision()

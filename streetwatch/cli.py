@@ -520,3 +520,20 @@ def users_add(
         message = f"a user named {username!r} exists already" if isinstance(error, IntegrityError) else str(error)
         raise _fail(ValueError(message)) from error
     typer.echo(f"added {username} ({role})")
+
+
+db_app = typer.Typer(help="The server's database schema (Alembic migrations).", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Bring the database (STREETWATCH_DATABASE_URL, default SQLite in the data dir) to the newest schema."""
+    from inference_server.db import create_schema, current_revision, make_engine
+    from inference_server.settings import Settings
+
+    settings = Settings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    engine = make_engine(settings.url)
+    create_schema(engine)
+    typer.echo(f"{engine.url.render_as_string(hide_password=True)}: schema at revision {current_revision(engine)}")
