@@ -10,12 +10,16 @@ import hashlib
 import io
 import json
 import logging
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
+import cv2
+import numpy as np
 from fastapi import Depends, FastAPI, File, Form, Header, HTTPException, Query, Request, UploadFile
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -38,7 +42,9 @@ from inference_server.tables import (
     SightingPublic,
     User,
 )
-from vision.images import ImageLimits
+from vision.annotate import draw_detections
+from vision.errors import ImageError
+from vision.images import ImageLimits, decode_image
 from vision.taxonomy import load_taxonomy
 
 logger = logging.getLogger(__name__)
@@ -71,6 +77,16 @@ class TransitionIn(BaseModel):
     to: str
     note: str = Field(default="", max_length=2000)
     department: str | None = Field(default=None, max_length=200)
+
+
+class FrameIn(BaseModel):
+    """The `metadata` of a raw frame."""
+
+    model_config = ConfigDict(extra="ignore")
+    time: float
+    lat: float | None = Field(default=None, ge=-90, le=90)
+    lon: float | None = Field(default=None, ge=-180, le=180)
+    heading_deg: float | None = Field(default=None, ge=0, lt=360)
 
 
 class SightingIn(BaseModel):
@@ -387,6 +403,82 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         metrics.ingested.labels(class_name=row.class_name).inc()
         return row
 
+    detector_lock = threading.Lock()
+    loaded: dict[str, Any] = {}
+
+    def server_detector() -> Any:
+        with detector_lock:
+            if "detector" not in loaded:
+                from models.registry import DEFAULT_MODEL, load_detector
+
+                loaded["detector"] = load_detector(settings.model or DEFAULT_MODEL)
+                loaded["name"] = settings.model or DEFAULT_MODEL
+            return loaded["detector"]
+
+    @app.post("/api/v1/frames", status_code=201, response_model=list[SightingPublic])
+    async def ingest_frame(
+        s: Annotated[Session, Depends(session)],
+        sender: Annotated[Device, Depends(device)],
+        metadata: Annotated[str, Form(description='{"time": unix seconds, "lat": …, "lon": …, "heading_deg": …}')],
+        image: Annotated[UploadFile, File(description="a JPEG or PNG frame from a camera without its own model")],
+        idempotency_key: Annotated[str, Header(max_length=180)],
+    ) -> Any:
+        """Run the server's detector on one frame; each detection of a taxonomy class becomes a sighting."""
+        try:
+            meta = FrameIn.model_validate_json(metadata)
+        except ValidationError as error:
+            raise HTTPException(422, json.loads(error.json(include_url=False))) from error
+        earlier = s.exec(select(Sighting).where(col(Sighting.idempotency_key).startswith(f"{idempotency_key}#"))).all()
+        if earlier or s.exec(select(Sighting).where(Sighting.idempotency_key == f"{idempotency_key}#none")).first():
+            return [r for r in earlier if not r.idempotency_key.endswith("#none")]
+        data = await image.read()
+        try:
+            pixels = decode_image(data, limits, "image")
+        except ImageError as error:
+            raise HTTPException(422, str(error)) from error
+        detector = server_detector()
+        found = await run_in_threadpool(detector.detect, pixels)
+        names, known = detector.class_names, set(load_taxonomy().names)
+        district, street = locate(areas, meta.lat, meta.lon)
+        metadata_sha = hashlib.sha256(metadata.encode()).hexdigest()
+        rows = []
+        for index in range(len(found)):
+            name = names[int(found.class_id[index])]
+            if name not in known or found.confidence[index] < settings.review_threshold:
+                continue
+            box = [float(v) for v in found.xyxy[index]]
+            framed = draw_detections(pixels, found[np.array([index])], tuple(names))
+            frame_bytes = cv2.imencode(".jpg", framed, [cv2.IMWRITE_JPEG_QUALITY, 92])[1].tobytes()
+            crop_bytes = cv2.imencode(".jpg", _crop(pixels, box), [cv2.IMWRITE_JPEG_QUALITY, 92])[1].tobytes()
+            frame_sha, crop_sha = hashlib.sha256(frame_bytes).hexdigest(), hashlib.sha256(crop_bytes).hexdigest()
+            store(settings.evidence_dir, frame_sha, frame_bytes)
+            store(settings.evidence_dir, crop_sha, crop_bytes)
+            rows.append(Sighting(
+                idempotency_key=f"{idempotency_key}#{index}", metadata_sha256=metadata_sha,
+                device_id=sender.id or 0, class_name=name, score=float(found.confidence[index]), frames=1,
+                first_time=meta.time, last_time=meta.time, best_time=meta.time, box=box, lat=meta.lat, lon=meta.lon,
+                heading_deg=meta.heading_deg, model=loaded["name"], source="server detector",
+                frame_sha256=frame_sha, crop_sha256=crop_sha, district=district, street=street,
+            ))  # fmt: skip
+        if not rows:  # remember that this frame was processed and held nothing, so a retry is answered the same
+            rows_to_store: list[Sighting] = [Sighting(
+                idempotency_key=f"{idempotency_key}#none", metadata_sha256="", device_id=sender.id or 0,
+                class_name="", score=0, frames=1, first_time=meta.time, last_time=meta.time, best_time=meta.time,
+                box=[], frame_sha256="", crop_sha256="", status="empty_frame",
+            )]  # fmt: skip
+        else:
+            rows_to_store = rows
+        s.add_all(rows_to_store)
+        try:
+            s.commit()
+        except IntegrityError:
+            s.rollback()
+            return s.exec(select(Sighting).where(col(Sighting.idempotency_key).startswith(f"{idempotency_key}#"))).all()
+        for row in rows:
+            s.refresh(row)
+            metrics.ingested.labels(class_name=row.class_name).inc()
+        return rows
+
     @app.get("/api/v1/sightings/{sighting_id}", response_model=SightingPublic)
     def get_sighting(
         sighting_id: int, s: Annotated[Session, Depends(session)], _: Annotated[Device, Depends(device)]
@@ -397,6 +489,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return found
 
     return app
+
+
+def _crop(image: Any, box: list[float], padding: float = 0.25) -> Any:
+    h, w = image.shape[:2]
+    x0, y0, x1, y1 = box
+    px, py = (x1 - x0) * padding, (y1 - y0) * padding
+    top, left = max(0, int(y0 - py)), max(0, int(x0 - px))
+    return image[top : max(top + 1, min(h, int(y1 + py))), left : max(left + 1, min(w, int(x1 + px)))]
 
 
 def _point(row: dict[str, Any]) -> dict[str, Any] | None:

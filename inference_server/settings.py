@@ -23,6 +23,7 @@ class Settings(BaseSettings):
         default=None, description="GeoJSON of districts/streets (properties district, street)"
     )
     open311_public: bool = Field(default=False, description="serve the Open311 read API without signing in")
+    review_threshold: float = Field(default=0.25, description="server-side detections at least this sure")
     case_radius_m: float = Field(default=50.0, description="a confirmed sighting joins an open case this close")
 
     @property

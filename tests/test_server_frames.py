@@ -1,0 +1,56 @@
+"""Raw frames from cameras without their own model: the server's detector makes the sightings."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from inference_server.app import add_device, create_app
+from inference_server.settings import Settings
+from models.registry import DEFAULT_MODEL, model_card
+from tests.conftest import REPO_ROOT
+from vision.taxonomy import load_taxonomy
+
+PHOTO = REPO_ROOT / "samples" / "images" / "garbage-cn__000053.jpg"  # bins overflowing by a road
+
+
+def _post(http: TestClient, key: str, photo: Path, idempotency: str):  # type: ignore[no-untyped-def]
+    metadata = json.dumps({"time": 1_795_852_800.0, "lat": 31.2, "lon": 121.4})
+    files = {"image": (photo.name, photo.read_bytes(), "image/jpeg")}
+    headers = {"X-API-Key": key, "Idempotency-Key": idempotency}
+    return http.post("/api/v1/frames", data={"metadata": metadata}, files=files, headers=headers)
+
+
+@pytest.mark.skipif(
+    tuple(model_card(DEFAULT_MODEL)["classes"]) != load_taxonomy().names, reason="the default model is not ours yet"
+)
+def test_the_server_detects_an_overflowing_bin_in_a_posted_frame(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path / "data")
+    key = add_device(settings, "cam-1")
+    with TestClient(create_app(settings)) as http:
+        first = _post(http, key, PHOTO, "frame-1")
+        assert first.status_code == 201, first.text
+        sightings = first.json()
+        assert "overflowing_bin" in {s["class_name"] for s in sightings}
+        assert all(s["frames"] == 1 and s["model"] == DEFAULT_MODEL and s["lat"] == 31.2 for s in sightings)
+        again = _post(http, key, PHOTO, "frame-1")
+        assert [s["id"] for s in again.json()] == [s["id"] for s in sightings]  # a retry creates nothing new
+
+
+def test_a_frame_with_nothing_of_ours_is_remembered_as_empty(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path / "data", model="coco-yolov8n")  # finds people and cars, none of our classes
+    key = add_device(settings, "cam-2")
+    with TestClient(create_app(settings)) as http:
+        assert _post(http, key, PHOTO, "frame-2").json() == []
+        assert _post(http, key, PHOTO, "frame-2").json() == []
+        bad = http.post(
+            "/api/v1/frames",
+            data={"metadata": json.dumps({"time": 1.0})},
+            files={"image": ("x.jpg", b"nope", "image/jpeg")},
+            headers={"X-API-Key": key, "Idempotency-Key": "f3"},
+        )
+        assert bad.status_code == 422 and "not a decodable image" in bad.text
+        assert http.post("/api/v1/frames", headers={"Idempotency-Key": "f4"}).status_code == 401
