@@ -19,6 +19,7 @@ from typing import Annotated, Any
 import cv2
 import numpy as np
 from fastapi import Depends, FastAPI, File, Form, Header, HTTPException, Query, Request, UploadFile
+from fastapi import Path as PathParam
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
@@ -60,6 +61,10 @@ class LocationIn(BaseModel):
     lat: float = Field(ge=-90, le=90)
     lon: float = Field(ge=-180, le=180)
     heading_deg: float | None = Field(default=None, ge=0, lt=360)
+
+
+# row ids: SQLite and PostgreSQL integers are signed 64-bit
+RowId = Annotated[int, PathParam(ge=1, le=2**63 - 1)]
 
 
 class DecisionIn(BaseModel):
@@ -222,7 +227,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.post("/api/v1/sightings/{sighting_id}/decision")
     def decide(
-        sighting_id: int,
+        sighting_id: RowId,
         decision: DecisionIn,
         s: Annotated[Session, Depends(session)],
         reviewer: Annotated[User, Depends(role("reviewer"))],
@@ -268,7 +273,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.get("/api/v1/cases/{case_id}")
     def get_case(
-        case_id: int, s: Annotated[Session, Depends(session)], _: Annotated[User, Depends(role("viewer"))]
+        case_id: RowId, s: Annotated[Session, Depends(session)], _: Annotated[User, Depends(role("viewer"))]
     ) -> dict[str, Any]:
         case = s.get(Case, case_id)
         if case is None:
@@ -284,7 +289,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.post("/api/v1/cases/{case_id}/transition")
     def change_case(
-        case_id: int,
+        case_id: RowId,
         change: TransitionIn,
         s: Annotated[Session, Depends(session)],
         supervisor: Annotated[User, Depends(role("supervisor"))],
@@ -481,7 +486,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.get("/api/v1/sightings/{sighting_id}", response_model=SightingPublic)
     def get_sighting(
-        sighting_id: int, s: Annotated[Session, Depends(session)], _: Annotated[Device, Depends(device)]
+        sighting_id: RowId, s: Annotated[Session, Depends(session)], _: Annotated[Device, Depends(device)]
     ) -> Any:
         found = s.get(Sighting, sighting_id)
         if found is None:
