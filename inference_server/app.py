@@ -46,6 +46,7 @@ from inference_server.tables import (
 from vision.annotate import draw_detections
 from vision.errors import ImageError
 from vision.images import ImageLimits, decode_image
+from vision.sightings import crop_box
 from vision.taxonomy import load_taxonomy
 
 logger = logging.getLogger(__name__)
@@ -454,7 +455,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             box = [float(v) for v in found.xyxy[index]]
             framed = draw_detections(pixels, found[np.array([index])], tuple(names))
             frame_bytes = cv2.imencode(".jpg", framed, [cv2.IMWRITE_JPEG_QUALITY, 92])[1].tobytes()
-            crop_bytes = cv2.imencode(".jpg", _crop(pixels, box), [cv2.IMWRITE_JPEG_QUALITY, 92])[1].tobytes()
+            crop_bytes = cv2.imencode(
+                ".jpg", crop_box(pixels, (box[0], box[1], box[2], box[3])), [cv2.IMWRITE_JPEG_QUALITY, 92]
+            )[1].tobytes()
             frame_sha, crop_sha = hashlib.sha256(frame_bytes).hexdigest(), hashlib.sha256(crop_bytes).hexdigest()
             store(settings.evidence_dir, frame_sha, frame_bytes)
             store(settings.evidence_dir, crop_sha, crop_bytes)
@@ -494,14 +497,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return found
 
     return app
-
-
-def _crop(image: Any, box: list[float], padding: float = 0.25) -> Any:
-    h, w = image.shape[:2]
-    x0, y0, x1, y1 = box
-    px, py = (x1 - x0) * padding, (y1 - y0) * padding
-    top, left = max(0, int(y0 - py)), max(0, int(x0 - px))
-    return image[top : max(top + 1, min(h, int(y1 + py))), left : max(left + 1, min(w, int(x1 + px)))]
 
 
 def _point(row: dict[str, Any]) -> dict[str, Any] | None:

@@ -152,7 +152,7 @@ class SightingAggregator:
         sighting_id = hashlib.sha256(f"{self.source}|{track.track_id}|{c.first_time:.3f}".encode()).hexdigest()[:16]
         box = Detections(np.array([c.best_box]), np.array([c.best_confidence]), np.array([class_id]))
         frame = draw_detections(c.best_image, box, self.class_names)
-        crop = _crop(c.best_image, c.best_box, self.settings.crop_padding)
+        crop = crop_box(c.best_image, c.best_box, self.settings.crop_padding)
         stem = f"{sighting_id}-{name}"
         location = self.locate(c.best_time) if self.locate else None
         return Sighting(
@@ -181,7 +181,8 @@ class SightingAggregator:
         return Evidence(str(path), hashlib.sha256(data).hexdigest())
 
 
-def _crop(image: ImageArray, box: tuple[float, float, float, float], padding: float) -> ImageArray:
+def crop_box(image: ImageArray, box: tuple[float, float, float, float], padding: float = 0.25) -> ImageArray:
+    """The box grown by `padding` of its size on each side, cut from the image (at least 1 x 1 px)."""
     h, w = image.shape[:2]
     x0, y0, x1, y1 = box
     pad_x, pad_y = (x1 - x0) * padding, (y1 - y0) * padding
