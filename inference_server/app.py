@@ -14,6 +14,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Annotated, Any
 
 import cv2
@@ -29,7 +30,7 @@ from sqlmodel import Session, col, func, select, text
 from inference_server import auth
 from inference_server.cases import STATES, TransitionError, file_or_attach, transition
 from inference_server.db import create_schema, make_engine
-from inference_server.evidence import EvidenceError, check_evidence, store, sweep_incoming
+from inference_server.evidence import EvidenceError, check_evidence, store, store_file, sweep_incoming
 from inference_server.geo import load_areas, locate
 from inference_server.settings import Settings
 from inference_server.tables import (
@@ -41,9 +42,13 @@ from inference_server.tables import (
     Sighting,
     SightingPublic,
     User,
+    VideoJob,
 )
+from inference_server.videos import VideoWorker
 from vision.annotate import draw_detections
-from vision.errors import ImageError
+from vision.errors import ImageError, StreetWatchError
+from vision.frames import VideoFileSource
+from vision.gps import read_track
 from vision.images import ImageLimits, decode_image
 from vision.sightings import crop_box
 from vision.taxonomy import load_taxonomy
@@ -82,6 +87,11 @@ class TransitionIn(BaseModel):
     to: str
     note: str = Field(default="", max_length=2000)
     department: str | None = Field(default=None, max_length=200)
+
+
+class VideoIn(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    start_time: float = Field(description="Unix seconds of the video's first frame")
 
 
 class FrameIn(BaseModel):
@@ -135,7 +145,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         removed = sweep_incoming(settings.evidence_dir)
         if removed:
             logger.warning("removed %d half-written evidence files left by a crash", removed)
+        worker.start()
         yield
+        worker.stop()
         engine.dispose()
 
     app = FastAPI(title="StreetWatch", version="0.1.0", lifespan=lifespan)
@@ -373,12 +385,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             record = SightingIn.model_validate_json(metadata)
         except ValidationError as error:
             raise HTTPException(422, json.loads(error.json(include_url=False))) from error
-        key = idempotency_key or record.sighting_id
+        # a sync endpoint: FastAPI runs it in its thread pool, file and database waits do not block the event loop
+        return save(s, sender.id or 0, idempotency_key or record.sighting_id, metadata, record, frame.file, crop.file)
+
+    def save(s: Session, device_id: int, key: str, metadata: str, record: SightingIn, frame: Any, crop: Any) -> Any:
+        """Store one sighting (evidence first, then the row); a repeat of its key gets the stored one or a 409."""
         metadata_sha = hashlib.sha256(metadata.encode()).hexdigest()
         existing = s.exec(select(Sighting).where(Sighting.idempotency_key == key)).first()
         if existing is not None:
             return _repeat(existing, metadata_sha)
-        frame_bytes, crop_bytes = frame.file.read(), crop.file.read()  # a sync endpoint: FastAPI's thread pool
+        frame_bytes = frame if isinstance(frame, bytes) else frame.read()
+        crop_bytes = crop if isinstance(crop, bytes) else crop.read()
         try:
             frame_sha = check_evidence(frame_bytes, record.frame.sha256, "frame", limits)
             crop_sha = check_evidence(crop_bytes, record.crop.sha256, "crop", limits)
@@ -390,7 +407,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         location = record.location
         district, street = locate(areas, location.lat if location else None, location.lon if location else None)
         row = Sighting(
-            idempotency_key=key, metadata_sha256=metadata_sha, device_id=sender.id or 0,
+            idempotency_key=key, metadata_sha256=metadata_sha, device_id=device_id,
             class_name=record.class_name, score=record.score, frames=record.frames, first_time=record.first_time,
             last_time=record.last_time, best_time=record.best_time, box=list(record.box),
             lat=location.lat if location else None, lon=location.lon if location else None,
@@ -485,6 +502,67 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             s.refresh(row)
             metrics.ingested.labels(class_name=row.class_name).inc()
         return rows
+
+    def save_video_sighting(s: Session, job: VideoJob, sighting: Any, key: str) -> None:
+        record_json = sighting.to_json()
+        record = SightingIn.model_validate_json(record_json).model_copy(update={"model": loaded.get("name", "")})
+        save(s, job.device_id, key, record_json, record, Path(sighting.frame.path).read_bytes(),
+             Path(sighting.crop.path).read_bytes())  # fmt: skip
+
+    worker = VideoWorker(engine, server_detector, save_video_sighting)
+
+    @app.post("/api/v1/videos", status_code=202)
+    def upload_video(
+        s: Annotated[Session, Depends(session)],
+        sender: Annotated[Device, Depends(device)],
+        metadata: Annotated[str, Form(description='{"start_time": unix seconds of the first frame}')],
+        video: Annotated[UploadFile, File(description="a video segment (mp4, avi, webm …)")],
+        idempotency_key: Annotated[str, Header(max_length=200)],
+        gps: Annotated[UploadFile | None, File(description="its GPS track: GPX, NMEA or CSV")] = None,
+    ) -> dict[str, Any]:
+        """Queue a video segment for inspection on the server; its sightings appear as the job runs."""
+        existing = s.exec(select(VideoJob).where(VideoJob.idempotency_key == idempotency_key)).first()
+        if existing is not None:
+            return {"job": existing.id, "status": existing.status}
+        try:
+            start = VideoIn.model_validate_json(metadata).start_time
+        except ValidationError as error:
+            raise HTTPException(422, json.loads(error.json(include_url=False))) from error
+        data = video.file.read()
+        digest = hashlib.sha256(data).hexdigest()
+        suffix = Path(video.filename or "video.mp4").suffix.lower() or ".mp4"
+        if suffix not in (".mp4", ".avi", ".webm", ".mkv", ".mov"):
+            raise HTTPException(422, f"unsupported video type {suffix}")
+        folder = settings.data_dir / "videos"
+        video_path = store_file(folder, f"{digest}{suffix}", data)
+        gps_path = None
+        try:
+            VideoFileSource(video_path)  # opens and has frames, or a clear error
+            if gps is not None:
+                gps_suffix = Path(gps.filename or "track.gpx").suffix.lower()
+                gps_path = store_file(folder, f"{digest}.track{gps_suffix}", gps.file.read())
+                read_track(gps_path)
+        except StreetWatchError as error:
+            raise HTTPException(422, str(error)) from error
+        job = VideoJob(
+            idempotency_key=idempotency_key, device_id=sender.id or 0, video_sha256=digest, video_path=str(video_path),
+            gps_path=str(gps_path) if gps_path else None, start_time=start,
+        )  # fmt: skip
+        s.add(job)
+        try:
+            s.commit()
+        except IntegrityError:
+            s.rollback()
+            job = s.exec(select(VideoJob).where(VideoJob.idempotency_key == idempotency_key)).one()
+        worker.wake()
+        return {"job": job.id, "status": job.status}
+
+    @app.get("/api/v1/videos/{job_id}")
+    def video_job(job_id: RowId, s: Annotated[Session, Depends(session)], _: Annotated[Device, Depends(device)]) -> Any:
+        job = s.get(VideoJob, job_id)
+        if job is None:
+            raise HTTPException(404, f"no video job {job_id}")
+        return {"job": job.id, "status": job.status, "sightings": job.sightings, "error": job.error}
 
     @app.get("/api/v1/sightings/{sighting_id}", response_model=SightingPublic)
     def get_sighting(

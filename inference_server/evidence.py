@@ -38,7 +38,12 @@ def evidence_path(root: Path, sha256: str) -> Path:
 
 def store(root: Path, sha256: str, data: bytes) -> Path:
     """Write `data` at its content address (if it is not there already); returns the path."""
-    target = evidence_path(root, sha256)
+    return store_file(root / sha256[:2], f"{sha256}.jpg", data)
+
+
+def store_file(folder: Path, name: str, data: bytes) -> Path:
+    """Write `data` as `folder/name` atomically (temporary name, fsync, rename), unless it is there already."""
+    target = folder / name
     if target.exists():
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -58,7 +63,7 @@ def store(root: Path, sha256: str, data: bytes) -> Path:
 def sweep_incoming(root: Path) -> int:
     """Delete temporary files a crash left mid-write (run at start, before any request); how many."""
     removed = 0
-    for leftover in root.glob("*/.incoming-*") if root.exists() else []:
+    for leftover in root.rglob(".incoming-*") if root.exists() else []:
         leftover.unlink(missing_ok=True)
         removed += 1
     return removed

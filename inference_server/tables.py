@@ -129,3 +129,20 @@ class CaseEvent(SQLModel, table=True):
     from_state: str | None = None
     to_state: str
     note: str = ""
+
+
+class VideoJob(SQLModel, table=True):
+    """An uploaded video segment (and its GPS track) waiting for, in, or done with server-side inspection."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    idempotency_key: str = Field(index=True, unique=True, max_length=200)
+    device_id: int = Field(foreign_key="device.id", index=True)
+    video_sha256: str
+    video_path: str
+    gps_path: str | None = None
+    start_time: float
+    status: str = Field(default="queued", index=True, description="queued | running | done | failed")
+    sightings: int = 0
+    error: str | None = None
+    created: datetime = Field(default_factory=_now)
+    updated: datetime = Field(default_factory=_now)

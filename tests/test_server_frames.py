@@ -54,3 +54,47 @@ def test_a_frame_with_nothing_of_ours_is_remembered_as_empty(tmp_path: Path) -> 
         )
         assert bad.status_code == 422 and "not a decodable image" in bad.text
         assert http.post("/api/v1/frames", headers={"Idempotency-Key": "f4"}).status_code == 401
+
+
+@pytest.mark.skipif(
+    tuple(model_card(DEFAULT_MODEL)["classes"]) != load_taxonomy().names, reason="the default model is not ours yet"
+)
+def test_an_uploaded_drive_is_inspected_on_the_server(tmp_path: Path) -> None:
+    import time
+
+    from datasets.drive import simulate_drive
+
+    photos = [REPO_ROOT / "samples" / "images" / n for n in ("garbage-cn__000053.jpg", "garbage-cn__001249.jpg")]
+    drive = simulate_drive(photos, tmp_path / "drive.mp4", tmp_path / "drive.gpx", seconds_per_photo=3)
+    settings = Settings(data_dir=tmp_path / "data")
+    key = add_device(settings, "car-3", "patrol_car")
+    with TestClient(create_app(settings)) as http:
+        files = {"video": ("drive.mp4", drive.video.read_bytes(), "video/mp4"),
+                 "gps": ("drive.gpx", drive.gpx.read_bytes(), "application/gpx+xml")}  # fmt: skip
+        metadata = json.dumps({"start_time": drive.start_time})
+        headers = {"X-API-Key": key, "Idempotency-Key": "drive-1"}
+        queued = http.post("/api/v1/videos", data={"metadata": metadata}, files=files, headers=headers)
+        assert queued.status_code == 202, queued.text
+        job = queued.json()["job"]
+        deadline = time.monotonic() + 120
+        while (status := http.get(f"/api/v1/videos/{job}", headers={"X-API-Key": key}).json())["status"] != "done":
+            assert status["status"] in ("queued", "running") and time.monotonic() < deadline, status
+            time.sleep(0.5)
+        assert status["sightings"] >= 2  # bins overflowing in both photos
+        again = http.post("/api/v1/videos", data={"metadata": metadata}, files=files, headers=headers)
+        assert again.json()["job"] == job  # an upload retried is queued once
+        first = http.get("/api/v1/sightings/1", headers={"X-API-Key": key}).json()
+        assert first["lat"] is not None and drive.start_time <= first["best_time"] <= drive.start_time + 6
+
+
+def test_an_upload_that_is_not_a_video_is_refused(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path / "data")
+    key = add_device(settings, "car-4")
+    with TestClient(create_app(settings)) as http:
+        bad = http.post(
+            "/api/v1/videos",
+            data={"metadata": json.dumps({"start_time": 0})},
+            files={"video": ("clip.mp4", b"\\x00" * 4000, "video/mp4")},
+            headers={"X-API-Key": key, "Idempotency-Key": "v-bad"},
+        )
+        assert (bad.status_code == 422 and "clip" in bad.text) or "video" in bad.text

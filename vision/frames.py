@@ -20,7 +20,7 @@ import os
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -342,7 +342,7 @@ def _open_capture(url: str, settings: StreamSettings) -> cv2.VideoCapture:
     return cv2.VideoCapture(url, cv2.CAP_FFMPEG, params)
 
 
-def sample_by_time(frames: Iterator[Frame] | list[Frame], fps: float) -> Iterator[Frame]:
+def sample_by_time(frames: Iterable[Frame], fps: float) -> Iterator[Frame]:
     """Keep `fps` frames per second of capture time: the first frame, then the first at or after each 1/fps step.
 
     The steps form a grid from the first kept frame (so 25 fps sampled at 5 fps keeps every 5th frame); after a
@@ -360,7 +360,7 @@ def sample_by_time(frames: Iterator[Frame] | list[Frame], fps: float) -> Iterato
 
 
 def sample_by_distance(
-    frames: Iterator[Frame] | list[Frame], distance_at: Callable[[float], float], metres: float
+    frames: Iterable[Frame], distance_at: Callable[[float], float], metres: float
 ) -> Iterator[Frame]:
     """Keep a frame only after the car moved `metres` since the last kept one (`distance_at(t)`: odometer, m).
 
