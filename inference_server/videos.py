@@ -35,15 +35,19 @@ class VideoWorker:
         self.engine, self.detector, self.save, self.fps = engine, detector, save, fps
         self._stop = threading.Event()
         self._wake = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name="video-worker", daemon=True)
+        self._thread: threading.Thread | None = None
 
     def start(self) -> None:
+        """Start the worker thread (again, after a `stop`: an app can be started more than once)."""
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._loop, name="video-worker", daemon=True)
         self._thread.start()
 
     def stop(self) -> None:
         self._stop.set()
         self._wake.set()
-        self._thread.join(timeout=60)
+        if self._thread is not None:
+            self._thread.join(timeout=60)
 
     def wake(self) -> None:
         self._wake.set()
