@@ -12,7 +12,7 @@ from vision.errors import ModelLoadError
 from vision.yolo_head import DetectionSettings
 
 ZOO_DIR = Path(__file__).resolve().parent / "zoo"
-DEFAULT_MODEL = "coco-yolov8n"
+DEFAULT_MODEL = "streetwatch-starter"
 # The COCO base model stays useful after the default changes: it finds people and cars (occluders, context).
 COCO_MODEL = "coco-yolov8n"
 

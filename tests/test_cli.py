@@ -32,7 +32,7 @@ def test_detect_writes_annotated_images_json_and_csv_and_skips_bad_files(
     (photos / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 truncated")
     (photos / "empty.png").write_bytes(b"")
     out = tmp_path / "out"
-    result = runner.invoke(app, ["detect", str(photos), "--out", str(out)])
+    result = runner.invoke(app, ["detect", str(photos), "--out", str(out), "--model", "coco-yolov8n"])
     assert result.exit_code == 0, result.output
     report = json.loads((out / "detections.json").read_text(encoding="utf-8"))
     assert report["model"] == "coco-yolov8n" and len(report["class_names"]) == 80
@@ -95,9 +95,10 @@ def test_ultralytics_backend_gives_the_same_boxes_as_onnx(tmp_path: Path, sample
 
     pytest.importorskip("torch")
     outputs = {}
+    photo = REPO_ROOT / "samples" / "images" / "garbage-cn__000053.jpg"  # the default model finds things here
     for backend in ("onnx", "ultralytics"):
         out = tmp_path / backend
-        result = runner.invoke(app, ["detect", str(sample_paths[0]), "--backend", backend, "--out", str(out)])
+        result = runner.invoke(app, ["detect", str(photo), "--backend", backend, "--out", str(out)])
         assert result.exit_code == 0, result.output
         outputs[backend] = json.loads((out / "detections.json").read_text(encoding="utf-8"))["images"][0]
     onnx_boxes = [(d["class_name"], d["xyxy"]) for d in outputs["onnx"]["detections"]]
@@ -111,3 +112,13 @@ def test_int8_with_the_ultralytics_backend_is_refused(tmp_path: Path, sample_pat
     )
     assert result.exit_code == 2
     assert "--int8 applies to the onnx backend only" in result.output
+
+
+def test_the_default_model_finds_an_overflowing_bin_in_a_sample_photo(tmp_path: Path) -> None:
+    photo = REPO_ROOT / "samples" / "images" / "garbage-cn__000053.jpg"  # bins overflowing beside a road
+    result = runner.invoke(app, ["detect", str(photo), "--out", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    report = json.loads((tmp_path / "detections.json").read_text(encoding="utf-8"))
+    assert report["model"] == "streetwatch-starter"
+    found = {d["class_name"] for d in report["images"][0]["detections"]}
+    assert "overflowing_bin" in found
