@@ -46,28 +46,30 @@ def machine() -> str:
     )
 
 
-def backends(model: str) -> dict[str, Callable[[np.ndarray], Any]]:
+def backends(model: str) -> tuple[dict[str, Callable[[np.ndarray], Any]], int]:
+    """The four ways to run `model`, all at the input size its ONNX export was made for; and that size."""
     import torch
 
     ultralytics = import_ultralytics()
     yolo = ultralytics.YOLO(str(model_file(model, ModelFormat.PYTORCH)))
+    fp32 = OnnxDetector(model_file(model, ModelFormat.ONNX), options=OnnxOptions(threads=2))
+    int8 = OnnxDetector(model_file(model, ModelFormat.ONNX_INT8), options=OnnxOptions(threads=2))
+    size = max(fp32.input_size)
 
     def predict_with(threads: int) -> Callable[[np.ndarray], Any]:
         def run(image: np.ndarray) -> Any:
             torch.set_num_threads(threads)
-            return yolo.predict(image, imgsz=640, device="cpu", verbose=False)
+            return yolo.predict(image, imgsz=size, device="cpu", verbose=False)
 
         return run
 
-    fp32 = OnnxDetector(model_file(model, ModelFormat.ONNX), options=OnnxOptions(threads=2))
-    int8 = OnnxDetector(model_file(model, ModelFormat.ONNX_INT8), options=OnnxOptions(threads=2))
     # Ultralytics leaves torch at NUM_THREADS = cores - 1 (1 on a 2-core machine); 2 threads is its best here.
     return {
         "ultralytics predict, CPU, 2 torch threads": predict_with(2),
         "ultralytics predict, CPU, 1 torch thread (its own setting on 2 cores)": predict_with(1),
         "OnnxDetector fp32, 2 threads": fp32.detect,
         "OnnxDetector int8, 2 threads": int8.detect,
-    }
+    }, size
 
 
 def measure(
@@ -93,11 +95,12 @@ def main() -> None:
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     images = [load_image(p) for p in sorted(SAMPLES.glob("*.jpg"))]
-    timings = measure(backends(args.model), images, args.rounds)
+    runs, size = backends(args.model)
+    timings = measure(runs, images, args.rounds)
     tuned, as_installed = (statistics.mean(values) for values in list(timings.values())[:2])
     print(f"Machine: {machine()}")
     print(
-        f"Model: {args.model}, input up to 640 px, minimal-rectangle letterbox (ultralytics' predict default) for "
+        f"Model: {args.model}, input up to {size} px, minimal-rectangle letterbox (ultralytics' predict default) for "
         f"all, {len(images)} photos x {args.rounds} rounds, batch 1\n"
     )
     print(
