@@ -73,3 +73,16 @@ def test_bad_arrays_name_the_problem(array: np.ndarray, message: str) -> None:
 @pytest.mark.parametrize(("shape", "expected"), [((5, 6), (5, 6, 3)), ((5, 6, 1), (5, 6, 3)), ((5, 6, 4), (5, 6, 3))])
 def test_gray_and_bgra_arrays_are_converted(shape: tuple[int, ...], expected: tuple[int, ...]) -> None:
     assert as_bgr(np.zeros(shape, np.uint8)).shape == expected
+
+
+def test_a_decompression_bomb_is_refused_from_its_header() -> None:
+    import cv2
+
+    from vision.images import ImageLimits, decode_image, peek_size
+
+    bomb = cv2.imencode(".png", np.zeros((3000, 4000), np.uint8))[1].tobytes()  # 12 Mpx in a few kB
+    assert peek_size(bomb) == (4000, 3000)
+    assert peek_size(cv2.imencode(".jpg", np.zeros((30, 40, 3), np.uint8))[1].tobytes()) == (40, 30)
+    assert peek_size(b"GIF89a....") is None
+    with pytest.raises(ImageError, match=r"4000x3000 px = 12000000 pixels is more than the limit of 1000000"):
+        decode_image(bomb, ImageLimits(max_pixels=1_000_000))

@@ -69,7 +69,10 @@ def decode_image(data: bytes, limits: ImageLimits = ImageLimits(), name: str = "
         raise ImageError(f"{name}: {len(data)} bytes is larger than the limit of {limits.max_bytes} bytes")
     size = peek_size(data)
     if size is not None and size[0] * size[1] > limits.max_pixels:  # refuse a decompression bomb before decoding
-        raise ImageError(f"{name}: {size[0]} x {size[1]} px is more than the limit of {limits.max_pixels} pixels")
+        width, height = size
+        raise ImageError(
+            f"{name}: {width}x{height} px = {height * width} pixels is more than the limit of {limits.max_pixels}"
+        )
     buffer = np.frombuffer(data, dtype=np.uint8)
     try:
         image = cv2.imdecode(buffer, cv2.IMREAD_COLOR)
