@@ -303,6 +303,10 @@ def inspect(
     project_m: Annotated[float, typer.Option(help="Place sightings this many metres ahead along the heading.")] = 0.0,
     conf: Annotated[float, typer.Option(help="Detector confidence floor (the tracker's low threshold).")] = 0.1,
     out: Annotated[Path | None, typer.Option(help="Output folder (default runs/inspect/<video name>).")] = None,
+    server: Annotated[
+        str | None, typer.Option(help="Also send the sightings to the server (its /api/v1/sightings URL).")
+    ] = None,
+    api_key: Annotated[str, typer.Option(envvar="STREETWATCH_DEVICE_KEY", help="The device key for --server.")] = "",
 ) -> None:
     """Find street events in a video: one geotagged sighting per object, with hashed evidence (JSON lines)."""
     from vision.frames import VideoFileSource, parse_time, sample_by_distance, sample_by_time
@@ -343,9 +347,15 @@ def inspect(
         str(video),
     )
 
+    from vision.outbox import Outbox, Sender
+
+    outbox = Outbox(out / "outbox.db") if server else None
+
     def write(sighting: Sighting) -> None:
         lines.write(sighting.to_json() + "\n")
         lines.flush()  # a sighting on disk as soon as its track ends
+        if outbox is not None:
+            outbox.put(sighting)
 
     frames = sample_by_time(source, fps)
     if min_distance is not None:
@@ -363,6 +373,11 @@ def inspect(
         raise _fail(error) from error
     finally:
         lines.close()
+    sent = None
+    if outbox is not None and server:
+        Sender(outbox.path, server, api_key=api_key).send_pending(outbox)
+        sent = outbox.counts()
+        outbox.close()
     summary = {
         "video": str(video),
         "gps": str(gps) if gps else None,
@@ -374,6 +389,7 @@ def inspect(
         "per_class": stats.per_class,
         "short_tracks_dropped": stats.short_tracks_dropped,
         "frames_per_second": round(stats.frames_per_second, 2),
+        "server": sent,  # pending / sent / rejected in the outbox, when --server was given
     }
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
     typer.echo(json.dumps(summary, indent=2))

@@ -97,3 +97,18 @@ def test_edge_queues_sightings_and_sends_each_once(drive, tmp_path: Path) -> Non
     assert "0 pending" in result.output and "0 rejected" in result.output
     assert len(receiver.posts) == len(set(receiver.posts)) > 0
     assert f"{len(receiver.posts)} sent" in result.output
+
+
+def test_inspect_sends_its_sightings_to_the_server(drive, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from tests.receiver import Receiver
+
+    receiver = Receiver().start()
+    try:
+        code, output = _inspect(str(drive.video), "--start", str(drive.start_time), "--out", str(tmp_path),
+                                "--server", receiver.url, "--api-key", "k1")  # fmt: skip
+    finally:
+        receiver.stop()
+    assert code == 0, output
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["server"] == {"pending": 0, "sent": summary["sightings"], "rejected": 0}
+    assert len(receiver.posts) == len(set(receiver.posts)) == summary["sightings"] > 0
