@@ -1,17 +1,18 @@
 """The 数字城管 case workflow: 立案 → 派遣 → 处置 → 核查 → 结案, with rejection and reopening, as one state machine.
 
 Every change writes a `CaseEvent` (who, when, from, to, note). Deadlines per class come from
-`config/deadlines.yaml` (hours from filing).
+`config/deadlines.yaml`, in working hours of the city's calendar.
 """
 
 import math
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 import yaml
 from sqlmodel import Session, col, select
 
 from inference_server.tables import Case, CaseEvent, CaseSighting, Sighting
+from inference_server.workhours import WorkingCalendar
 
 STATES = {
     "filed": "立案",
@@ -36,9 +37,11 @@ class TransitionError(ValueError):
     """A state change the workflow does not allow."""
 
 
-def deadline_hours(class_name: str) -> float:
-    hours: dict[str, float] = yaml.safe_load(DEADLINES.read_text(encoding="utf-8"))["hours"]
-    return float(hours.get(class_name, hours["default"]))
+def deadline(class_name: str, filed: datetime) -> datetime:
+    """When a case of `class_name` filed at `filed` is due: its working hours added on the city's calendar."""
+    config = yaml.safe_load(DEADLINES.read_text(encoding="utf-8"))
+    hours: dict[str, float] = config["hours"]
+    return WorkingCalendar.model_validate(config).add(filed, float(hours.get(class_name, hours["default"])))
 
 
 def distance_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
@@ -66,7 +69,7 @@ def file_or_attach(session: Session, sighting: Sighting, user_id: int, radius_m:
         case = Case(
             class_name=sighting.class_name, lat=sighting.lat, lon=sighting.lon, district=sighting.district,
             street=sighting.street,
-            deadline=now + timedelta(hours=deadline_hours(sighting.class_name)), created=now, updated=now,
+            deadline=deadline(sighting.class_name, now), created=now, updated=now,
         )  # fmt: skip
         session.add(case)
         session.flush()

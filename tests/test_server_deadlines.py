@@ -1,0 +1,35 @@
+"""Case deadlines run on working hours of the city's calendar."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+from inference_server.cases import deadline
+from inference_server.workhours import WorkingCalendar
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+CALENDAR = WorkingCalendar()  # 08:30-12:00 and 13:30-17:30, Monday to Friday
+
+
+def _local(*args: int) -> datetime:
+    return datetime(*args, tzinfo=SHANGHAI)
+
+
+def test_hours_count_only_in_working_periods() -> None:
+    # Friday 2026-11-27 10:00 + 2 h: 10:00-12:00
+    assert CALENDAR.add(_local(2026, 11, 27, 10, 0), 2) == _local(2026, 11, 27, 12, 0).astimezone(UTC)
+    # + 3 h: 2 h before lunch, 1 h after it
+    assert CALENDAR.add(_local(2026, 11, 27, 10, 0), 3) == _local(2026, 11, 27, 14, 30).astimezone(UTC)
+    # Friday 17:00 + 4 h: 30 min on Friday, then Monday from 08:30 → 12:00 (3.5 h)
+    assert CALENDAR.add(_local(2026, 11, 27, 17, 0), 4) == _local(2026, 11, 30, 12, 0).astimezone(UTC)
+    # filed on Saturday night: the clock starts on Monday morning
+    assert CALENDAR.add(_local(2026, 11, 28, 22, 0), 1) == _local(2026, 11, 30, 9, 30).astimezone(UTC)
+
+
+def test_the_configured_class_deadlines() -> None:
+    filed = _local(2026, 11, 27, 9, 0).astimezone(UTC)  # Friday morning
+    assert deadline("street_stall", filed) == _local(2026, 11, 27, 10, 0).astimezone(UTC)  # 1 working hour
+    assert deadline("overflowing_bin", filed) == _local(2026, 11, 27, 11, 0).astimezone(UTC)  # 2
+    # 40 working hours: 7 on Friday from 09:00, 7.5 a day Monday to Thursday, 3 on the next Friday
+    assert deadline("dirty_facade", filed) == _local(2026, 12, 4, 11, 30).astimezone(UTC)
