@@ -30,12 +30,13 @@ from sqlmodel import Session, col, func, select, text
 from inference_server import auth
 from inference_server.cases import STATES, TransitionError, file_or_attach, transition
 from inference_server.db import create_schema, make_engine
-from inference_server.evidence import EvidenceError, check_evidence, store, store_file, sweep_incoming
+from inference_server.evidence import EvidenceError, check_evidence, evidence_path, store, store_file, sweep_incoming
 from inference_server.geo import load_areas, locate
 from inference_server.settings import Settings
 from inference_server.tables import (
     Case,
     CaseEvent,
+    CasePhoto,
     CaseSighting,
     Device,
     ReviewDecision,
@@ -87,6 +88,7 @@ class TransitionIn(BaseModel):
     to: str
     note: str = Field(default="", max_length=2000)
     department: str | None = Field(default=None, max_length=200)
+    satisfaction: int | None = Field(default=None, ge=1, le=5, description="closing: the caller's 1-5 rating")
 
 
 class VideoIn(BaseModel):
@@ -292,7 +294,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             raise HTTPException(404, f"no case {case_id}")
         events = s.exec(select(CaseEvent).where(CaseEvent.case_id == case_id).order_by(col(CaseEvent.id))).all()
         links = s.exec(select(CaseSighting).where(CaseSighting.case_id == case_id)).all()
+        photos = s.exec(select(CasePhoto).where(CasePhoto.case_id == case_id).order_by(col(CasePhoto.id))).all()
         return {
+            "photos": [p.model_dump(mode="json") for p in photos],
             "case": case.model_dump(mode="json"),
             "state_zh": STATES[case.state],
             "sightings": [link.sighting_id for link in links],
@@ -313,6 +317,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             transition(s, case, change.to, supervisor.id or 0, change.note, change.department)
         except TransitionError as error:
             raise HTTPException(409, str(error)) from error
+        if change.to == "closed" and change.satisfaction is not None:
+            case.satisfaction = change.satisfaction
+            s.add(case)
         s.commit()
         return {"case": case_id, "state": case.state, "state_zh": STATES[case.state]}
 
@@ -366,6 +373,41 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         writer.writeheader()
         writer.writerows({k: json.dumps(v) if isinstance(v, list) else v for k, v in row.items()} for row in rows)
         return Response(buffer.getvalue(), media_type="text/csv; charset=utf-8")
+
+    @app.post("/api/v1/cases/{case_id}/photos", status_code=201)
+    def add_case_photo(
+        case_id: RowId,
+        s: Annotated[Session, Depends(session)],
+        who: Annotated[User, Depends(role("supervisor"))],
+        photo: Annotated[UploadFile, File(description="the rectified spot (JPEG or PNG)")],
+        note: Annotated[str, Form(max_length=2000)] = "",
+    ) -> dict[str, Any]:
+        """Attach a rectification photo; it is logged in the case's trail."""
+        case = s.get(Case, case_id)
+        if case is None:
+            raise HTTPException(404, f"no case {case_id}")
+        data = photo.file.read()
+        try:
+            decode_image(data, limits, "photo")
+        except ImageError as error:
+            raise HTTPException(422, str(error)) from error
+        digest = hashlib.sha256(data).hexdigest()
+        store(settings.evidence_dir, digest, data)
+        s.add(CasePhoto(case_id=case_id, user_id=who.id or 0, sha256=digest, note=note))
+        s.add(CaseEvent(case_id=case_id, user_id=who.id, from_state=case.state, to_state=case.state,
+                        note=f"photo {digest[:12]}: {note}".strip()))  # fmt: skip
+        s.commit()
+        return {"case": case_id, "sha256": digest}
+
+    @app.get("/api/v1/evidence/{sha256}")
+    def evidence(
+        sha256: Annotated[str, PathParam(pattern=r"^[0-9a-f]{64}$")], _: Annotated[User, Depends(role("viewer"))]
+    ) -> Response:
+        """An evidence file or case photo by its sha256 (what the review UI shows)."""
+        path = evidence_path(settings.evidence_dir, sha256)
+        if not path.is_file():
+            raise HTTPException(404, "no such evidence")
+        return Response(path.read_bytes(), media_type="image/jpeg", headers={"Cache-Control": "private, max-age=86400"})
 
     @app.get("/healthz")
     def healthz(s: Annotated[Session, Depends(session)]) -> dict[str, str]:

@@ -109,6 +109,7 @@ class Case(SQLModel, table=True):
     department: str | None = None
     district: str | None = Field(default=None, index=True)
     street: str | None = None
+    satisfaction: int | None = Field(default=None, description="1-5, recorded on closure (回访满意度)")
     deadline: datetime
     created: datetime = Field(default_factory=_now)
     updated: datetime = Field(default_factory=_now)
@@ -146,3 +147,14 @@ class VideoJob(SQLModel, table=True):
     error: str | None = None
     created: datetime = Field(default_factory=_now)
     updated: datetime = Field(default_factory=_now)
+
+
+class CasePhoto(SQLModel, table=True):
+    """A photo attached to a case (the rectification: the spot after it was cleaned up), content-addressed."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="case.id", index=True)
+    user_id: int = Field(foreign_key="user.id")
+    sha256: str
+    note: str = ""
+    uploaded: datetime = Field(default_factory=_now)

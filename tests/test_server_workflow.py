@@ -14,6 +14,7 @@ from inference_server.app import add_device, create_app
 from inference_server.auth import add_user
 from inference_server.db import create_schema, make_engine
 from inference_server.settings import Settings
+from tests.conftest import REPO_ROOT
 from tests.test_outbox import make_sightings
 from tests.test_server_ingest import pg_server, settings  # noqa: F401  (fixtures: SQLite and PostgreSQL)
 
@@ -95,19 +96,27 @@ def test_review_files_cases_and_the_workflow_keeps_a_trail(world) -> None:  # ty
     assert wrong.status_code == 409 and "it can go to dispatched, rejected, not closed" in wrong.text
     no_department = http.post(f"/api/v1/cases/{case_id}/transition", json={"to": "dispatched"}, headers=supervisor)
     assert no_department.status_code == 409 and "department" in no_department.text
-    for to, extra in (
-        ("dispatched", {"department": "环卫所"}),
-        ("handling", {}),
-        ("verifying", {}),
-        ("closed", {"note": "清运完毕"}),
-    ):
+    for to, extra in (("dispatched", {"department": "环卫所"}), ("handling", {}), ("verifying", {})):
         response = http.post(f"/api/v1/cases/{case_id}/transition", json={"to": to, **extra}, headers=supervisor)
         assert response.status_code == 200, response.text
+    photo = (REPO_ROOT / "samples" / "images" / "garbage-cn__001249.jpg").read_bytes()  # the cleaned-up spot
+    uploaded = http.post(
+        f"/api/v1/cases/{case_id}/photos",
+        files={"photo": ("after.jpg", photo, "image/jpeg")},
+        data={"note": "整改后"},
+        headers=supervisor,
+    )
+    assert uploaded.status_code == 201, uploaded.text
+    assert http.get(f"/api/v1/evidence/{uploaded.json()['sha256']}", headers=headers["viewer"]).content == photo
+    closing = {"to": "closed", "note": "清运完毕", "satisfaction": 5}
+    closed = http.post(f"/api/v1/cases/{case_id}/transition", json=closing, headers=supervisor)
+    assert closed.status_code == 200, closed.text
     case = http.get(f"/api/v1/cases/{case_id}", headers=headers["viewer"]).json()
     assert case["state_zh"] == "结案" and case["case"]["department"] == "环卫所" and len(case["sightings"]) == 2
+    assert case["case"]["satisfaction"] == 5 and [p["note"] for p in case["photos"]] == ["整改后"]
     trail = [(e["from_state"], e["to_state"]) for e in case["events"]]
     assert trail == [(None, "filed"), ("filed", "dispatched"), ("dispatched", "handling"), ("handling", "verifying"),
-                     ("verifying", "closed")]  # fmt: skip
+                     ("verifying", "verifying"), ("verifying", "closed")]  # fmt: skip
     assert all(e["user_id"] for e in case["events"]) and case["events"][-1]["note"] == "清运完毕"
 
 
@@ -126,6 +135,8 @@ ENDPOINTS = [
     ("GET", "/open311/v2/services.json", None, {"viewer", "reviewer", "supervisor", "admin"}),
     ("GET", "/open311/v2/requests.json", None, {"viewer", "reviewer", "supervisor", "admin"}),
     ("GET", "/metrics", None, "anyone"),
+    ("POST", "/api/v1/cases/1/photos", None, {"supervisor", "admin"}),
+    ("GET", "/api/v1/evidence/" + "0" * 64, None, {"viewer", "reviewer", "supervisor", "admin"}),
 ]
 PRINCIPALS = ("anonymous", "viewer", "reviewer", "supervisor", "admin", "device", "wrong device")
 
