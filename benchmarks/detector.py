@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from models.hardware import cpu_name
 from models.registry import DEFAULT_MODEL, ModelFormat, model_file
 from vision.images import load_image
 from vision.onnx_backend import OnnxDetector, OnnxOptions
@@ -29,11 +30,7 @@ SAMPLES = Path(__file__).resolve().parents[1] / "samples" / "images"
 
 
 def machine() -> str:
-    cpu = platform.processor() or "unknown CPU"
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.exists():
-        names = [line.split(":", 1)[1].strip() for line in cpuinfo.read_text().splitlines() if "model name" in line]
-        cpu = names[0] if names else cpu
+    cpu = cpu_name()
     import onnxruntime
     import torch
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import subprocess
 import sys
 import tempfile
@@ -24,6 +23,7 @@ import httpx
 
 from inference_server.app import add_device
 from inference_server.settings import Settings
+from models.hardware import cpu_name
 from tests import postgres
 from tests.test_server_crash import _payloads
 
@@ -90,9 +90,7 @@ def main() -> None:
                 rates["PostgreSQL 15 (fsync on)"] = run(settings, args.count, args.clients, args.workers)
             finally:
                 cluster.stop()
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")), platform.machine())  # fmt: skip
-    print(f"{cpu}, {os.cpu_count()} cores; {args.count} sightings with 2 JPEGs each, {args.clients} clients, "
+    print(f"{cpu_name()}, {os.cpu_count()} cores; {args.count} sightings with 2 JPEGs each, {args.clients} clients, "
           f"{args.workers} uvicorn worker(s)\n")  # fmt: skip
     print("| database | sightings/s accepted |\n|---|---:|")
     for name, rate in rates.items():

@@ -4,7 +4,6 @@ Every change writes a `CaseEvent` (who, when, from, to, note). Deadlines per cla
 `config/deadlines.yaml`, in working hours of the city's calendar.
 """
 
-import math
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -13,6 +12,7 @@ from sqlmodel import Session, col, select
 
 from inference_server.tables import Case, CaseEvent, CaseSighting, Sighting
 from inference_server.workhours import WorkingCalendar
+from vision.gps import haversine_m
 
 STATES = {
     "filed": "立案",
@@ -44,12 +44,6 @@ def deadline(class_name: str, filed: datetime) -> datetime:
     return WorkingCalendar.model_validate(config).add(filed, float(hours.get(class_name, hours["default"])))
 
 
-def distance_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
-    p1, p2 = math.radians(lat1), math.radians(lat2)
-    a = math.sin((p2 - p1) / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(math.radians(lon2 - lon1) / 2) ** 2
-    return 2 * 6_371_008.8 * math.asin(math.sqrt(a))
-
-
 def file_or_attach(session: Session, sighting: Sighting, user_id: int, radius_m: float) -> Case:
     """The open case of the sighting's class within `radius_m` (closest), or a new filed case."""
     open_cases = session.exec(
@@ -59,7 +53,7 @@ def file_or_attach(session: Session, sighting: Sighting, user_id: int, radius_m:
     if sighting.lat is not None and sighting.lon is not None:
         for candidate in open_cases:
             if candidate.lat is not None and candidate.lon is not None:
-                metres = distance_m(candidate.lat, candidate.lon, sighting.lat, sighting.lon)
+                metres = haversine_m(candidate.lat, candidate.lon, sighting.lat, sighting.lon)
                 if metres <= radius_m:
                     near.append((metres, candidate))
     if near:

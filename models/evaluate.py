@@ -25,6 +25,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from vision.nms import box_iou
+
 IOU_THRESHOLDS = np.linspace(0.5, 0.95, 10)
 RECALL_POINTS = np.linspace(0.0, 1.0, 101)
 MAX_DETECTIONS = 100  # per image, as COCO's AP
@@ -59,21 +61,6 @@ class ClassMetrics:
     pr_curve: list[tuple[float, float]] = field(default_factory=list, repr=False)
 
 
-def box_iou(a: npt.NDArray[np.float64], b: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
-    """IoU matrix of xyxy boxes a (N x 4) and b (M x 4); COCO's convention (continuous coordinates)."""
-    if not len(a) or not len(b):
-        return np.zeros((len(a), len(b)))
-    x0 = np.maximum(a[:, None, 0], b[None, :, 0])
-    y0 = np.maximum(a[:, None, 1], b[None, :, 1])
-    x1 = np.minimum(a[:, None, 2], b[None, :, 2])
-    y1 = np.minimum(a[:, None, 3], b[None, :, 3])
-    inter = np.clip(x1 - x0, 0, None) * np.clip(y1 - y0, 0, None)
-    area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
-    area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
-    union = area_a[:, None] + area_b[None, :] - inter
-    return np.where(union > 0, inter / np.maximum(union, 1e-12), 0.0)
-
-
 def _top(result: ImageResult, class_id: int) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
     """The image's detections of one class, best first, at most MAX_DETECTIONS (COCO caps per image and class)."""
     mine = np.nonzero(result.pred_classes == class_id)[0]
@@ -83,7 +70,7 @@ def _top(result: ImageResult, class_id: int) -> tuple[npt.NDArray[np.float64], n
 
 def _match(gt: npt.NDArray[np.float64], pred: npt.NDArray[np.float64], threshold: float) -> npt.NDArray[np.bool_]:
     """For predictions in descending score order: matched to an unmatched ground truth at IoU >= threshold?"""
-    ious = box_iou(pred, gt)
+    ious = box_iou(pred, gt, np.float64)
     taken = np.zeros(len(gt), bool)
     matched = np.zeros(len(pred), bool)
     for i in range(len(pred)):
@@ -130,8 +117,8 @@ def class_metrics(
     """Per class: AP50, AP50-95, precision/recall at the review threshold, false-positive image rate."""
     metrics = []
     for class_id, name in enumerate(class_names):
-        aps = [average_precision(results, class_id, float(t))[0] for t in IOU_THRESHOLDS]
-        ap50, recall, precision, scores = average_precision(results, class_id, 0.5)
+        ap50, recall, precision, scores = average_precision(results, class_id, 0.5)  # IOU_THRESHOLDS[0]
+        aps = [ap50, *(average_precision(results, class_id, float(t))[0] for t in IOU_THRESHOLDS[1:])]
         instances = sum(int((r.gt_classes == class_id).sum()) for r in results)
         above = scores >= review_threshold
         p = r = None
@@ -179,7 +166,7 @@ def confusion_matrix(
     for result in results:
         keep = result.pred_scores >= review_threshold
         pred, pred_cls = result.pred_xyxy[keep], result.pred_classes[keep]
-        ious = box_iou(result.gt_xyxy, pred)
+        ious = box_iou(result.gt_xyxy, pred, np.float64)
         gt_done = np.zeros(len(result.gt_xyxy), bool)
         pred_done = np.zeros(len(pred), bool)
         for flat in np.argsort(-ious, axis=None, kind="stable"):

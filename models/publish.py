@@ -10,7 +10,6 @@ derived from the manifest, not written by hand.
 from __future__ import annotations
 
 import json
-import platform
 import random
 import shutil
 import statistics
@@ -23,6 +22,7 @@ import yaml
 
 from datasets.fingerprints import sha256_file
 from datasets.manifest import Manifest, read_manifest
+from models.hardware import cpu_name
 from models.registry import ZOO_DIR
 from vision.taxonomy import load_taxonomy
 
@@ -94,11 +94,12 @@ def publish(
 
     names = load_taxonomy().names
     low = DetectionSettings(confidence_threshold=0.001, iou_threshold=0.7)
-    if tuple(OnnxDetector(fp32).class_names) != tuple(names):
-        raise ValueError(f"run {run.name} predicts {OnnxDetector(fp32).class_names}, not the taxonomy's {names}")
+    detectors = {"onnx_fp32": OnnxDetector(fp32, low), "onnx_int8": OnnxDetector(int8, low)}
+    if tuple(detectors["onnx_fp32"].class_names) != tuple(names):
+        raise ValueError(f"run {run.name} predicts {detectors['onnx_fp32'].class_names}, not the taxonomy's {names}")
     evaluations = {}
-    for label, path in (("onnx_fp32", fp32), ("onnx_int8", int8)):
-        results = predict_dataset(OnnxDetector(path, low), dataset, "val", names)
+    for label, detector in detectors.items():
+        results = predict_dataset(detector, dataset, "val", names)
         evaluations[label] = evaluate_results(results, names, review_threshold, label, manifest.name).to_json()
     data = training_data(manifest)
     card = {
@@ -166,15 +167,7 @@ def measure_speed(fp32: Path, int8: Path, rounds: int = 3) -> dict[str, Any]:
 def _machine() -> str:
     import os
 
-    cpu = platform.machine()
-    try:
-        names = [
-            x.split(":", 1)[1].strip() for x in Path("/proc/cpuinfo").read_text().splitlines() if "model name" in x
-        ]
-        cpu = names[0] if names else cpu
-    except OSError:
-        pass
-    return f"{cpu}, {os.cpu_count()} cores (CPU), onnxruntime default threads"
+    return f"{cpu_name()}, {os.cpu_count()} cores (CPU), onnxruntime default threads"
 
 
 def render_card(card: dict[str, Any]) -> str:

@@ -21,6 +21,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from datasets.fingerprints import sha256_bytes, sha256_file
+from models.hardware import cpu_name
 
 logger = logging.getLogger(__name__)
 
@@ -198,15 +199,7 @@ def _device(wanted: str, torch: Any) -> str:
 def _hardware(device: str, torch: Any) -> str:
     if device != "cpu":
         return f"{torch.cuda.get_device_name(int(device.split(',')[0]))} (CUDA)"
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{cpu}, {torch.get_num_threads()} threads (CPU)"
+    return f"{cpu_name()}, {torch.get_num_threads()} threads (CPU)"
 
 
 def _plain(value: Any) -> Any:

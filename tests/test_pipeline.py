@@ -14,9 +14,10 @@ from tests.conftest import REPO_ROOT
 from vision.detections import Detections
 from vision.frames import VideoFileSource, sample_by_time
 from vision.gps import read_track
+from vision.nms import box_iou
 from vision.pipeline import run_pipeline
 from vision.sightings import Location, SightingAggregator, SightingSettings, verify_evidence
-from vision.tracking import ByteTracker, TrackerSettings, box_iou, distinct_boxes
+from vision.tracking import ByteTracker, TrackerSettings, distinct_boxes
 
 CLEAR = 0.5  # an object the model finds at least this sure in the still photo must become a sighting
 PHOTOS = ["garbage-cn__000053.jpg", "garbage-cn__001423.jpg", "garbage-cn__003113.jpg", "facades-spb__img_176.jpg",
@@ -67,7 +68,7 @@ def test_one_sighting_per_object_not_per_frame(drive_run) -> None:  # type: igno
     for sighting in sightings:
         view = drive.view_at(sighting.best_time)
         still = stills[view.segment]
-        iou = box_iou(view.to_photo(np.array(sighting.box)), still.xyxy.astype(np.float64))[0]
+        iou = box_iou(view.to_photo(np.array(sighting.box)), still.xyxy, np.float64)[0]
         if len(iou) and iou.max() >= 0.5:
             key = (view.segment, int(iou.argmax()))
             matched[key] = matched.get(key, 0) + 1

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import numpy.typing as npt
 
@@ -9,17 +11,18 @@ import numpy.typing as npt
 _CLASS_OFFSET = 7680.0
 
 
-def box_iou(a: npt.NDArray[np.float32], b: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
-    """Pairwise IoU of boxes `a` (N, 4) and `b` (M, 4) in xyxy: an (N, M) matrix."""
-    a = np.asarray(a, dtype=np.float32).reshape(-1, 4)
-    b = np.asarray(b, dtype=np.float32).reshape(-1, 4)
+def box_iou(a: npt.ArrayLike, b: npt.ArrayLike, dtype: npt.DTypeLike = np.float32) -> npt.NDArray[Any]:
+    """Pairwise IoU of boxes `a` (N, 4) and `b` (M, 4) in xyxy: an (N, M) matrix, computed in `dtype`
+    (float32 for NMS, as ultralytics; float64 where scores are compared with pycocotools or tracks matched)."""
+    a = np.asarray(a, dtype=dtype).reshape(-1, 4)
+    b = np.asarray(b, dtype=dtype).reshape(-1, 4)
     top_left = np.maximum(a[:, None, :2], b[None, :, :2])
     bottom_right = np.minimum(a[:, None, 2:], b[None, :, 2:])
     inter = np.prod(np.clip(bottom_right - top_left, 0, None), axis=2)
     area_a = np.prod(np.clip(a[:, 2:] - a[:, :2], 0, None), axis=1)
     area_b = np.prod(np.clip(b[:, 2:] - b[:, :2], 0, None), axis=1)
     union = area_a[:, None] + area_b[None, :] - inter
-    return np.where(union > 0, inter / np.maximum(union, 1e-12), 0.0).astype(np.float32)
+    return np.where(union > 0, inter / np.maximum(union, 1e-12), 0.0).astype(dtype)
 
 
 def nms(boxes: npt.NDArray[np.float32], scores: npt.NDArray[np.float32], iou_threshold: float) -> npt.NDArray[np.int64]:

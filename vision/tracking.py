@@ -25,6 +25,7 @@ import numpy.typing as npt
 from scipy.optimize import linear_sum_assignment
 
 from vision.detections import Detections
+from vision.nms import box_iou
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -136,6 +137,7 @@ class ByteTracker:
         self.ended: list[Track] = []  # ended since the last call (drained by `pop_ended`)
         self._next_id = 1
         self._previous_grey: npt.NDArray[np.uint8] | None = None
+        self._last_time: float | None = None  # capture time of the previous update
         self._scene_cut = False
 
     def update(
@@ -170,7 +172,9 @@ class ByteTracker:
         updates += self._apply(pairs, detections, time)
         tracked = np.array([boxes[u.detection] for u in updates]).reshape(-1, 4)
         for index in free_high:
-            inside_tracked = len(tracked) and box_iou(boxes[index : index + 1], tracked).max() > s.birth_max_iou
+            inside_tracked = (
+                len(tracked) and box_iou(boxes[index : index + 1], tracked, np.float64).max() > s.birth_max_iou
+            )
             if scores[index] >= s.new_track_threshold and not inside_tracked:
                 track = Track(self._next_id, KalmanBox(boxes[index]), time, time)
                 track.class_votes[int(detections.class_id[index])] = float(scores[index])
@@ -200,7 +204,7 @@ class ByteTracker:
         return self.pop_ended()
 
     def _frame_gap(self, time: float) -> float:
-        return max(0.0, time - getattr(self, "_last_time", time))
+        return 0.0 if self._last_time is None else max(0.0, time - self._last_time)
 
     def _apply(self, pairs: list[tuple[Track, int]], detections: Detections, time: float) -> list[TrackUpdate]:
         updates = []
@@ -247,7 +251,7 @@ def distinct_boxes(boxes: FloatArray, scores: FloatArray, iou: float) -> npt.NDA
     keep = np.ones(len(boxes), bool)
     if len(boxes) < 2:
         return keep
-    overlaps = box_iou(boxes, boxes)
+    overlaps = box_iou(boxes, boxes, np.float64)
     for i in np.argsort(-scores, kind="stable"):
         if keep[i]:
             later = overlaps[i] >= iou
@@ -264,7 +268,7 @@ def _associate(
     if not tracks or not len(candidates):
         return [], list(tracks), [int(i) for i in candidates]
     predicted = np.array([t.kalman.xyxy for t in tracks])
-    iou = box_iou(predicted, boxes[candidates])
+    iou = box_iou(predicted, boxes[candidates], np.float64)
     similarity = iou * scores[candidates][None, :] if scores is not None else iou
     rows, cols = linear_sum_assignment(-similarity)
     pairs, used_tracks, used_dets = [], set(), set()
@@ -276,15 +280,3 @@ def _associate(
     free_tracks = [t for i, t in enumerate(tracks) if i not in used_tracks]
     free_dets = [int(candidates[j]) for j in range(len(candidates)) if j not in used_dets]
     return pairs, free_tracks, free_dets
-
-
-def box_iou(a: FloatArray, b: FloatArray) -> FloatArray:
-    """IoU matrix of xyxy boxes."""
-    x0 = np.maximum(a[:, None, 0], b[None, :, 0])
-    y0 = np.maximum(a[:, None, 1], b[None, :, 1])
-    x1 = np.minimum(a[:, None, 2], b[None, :, 2])
-    y1 = np.minimum(a[:, None, 3], b[None, :, 3])
-    inter = np.clip(x1 - x0, 0, None) * np.clip(y1 - y0, 0, None)
-    area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
-    area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
-    return np.asarray(inter / np.maximum(area_a[:, None] + area_b[None, :] - inter, 1e-9), np.float64)

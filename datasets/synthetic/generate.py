@@ -152,10 +152,11 @@ def _composer(spec: SyntheticSpec, seed: int, cache: Path | None) -> Composer:
         sprites = load_library(render_library(LibrarySpec(count=spec.renders), cache or render_cache()))
 
         def stalls(rng: np.random.Generator, scene: Scene) -> Any:
-            if not scene.ground_references():
+            references = scene.ground_references()
+            if not references:
                 return scene.image, []
             keep = np.vstack([scene.events(), scene.occluder_boxes.reshape(-1, 4)])
-            composed, placements = compose_stalls(rng, scene.image, scene.ground_references(), keep, sprites)
+            composed, placements = compose_stalls(rng, scene.image, references, keep, sprites)
             return composed, [asdict(p) for p in placements]
 
         return stalls
