@@ -7,28 +7,28 @@ stream (the drop a camera reboot causes), `start()` serves again on the same por
 from __future__ import annotations
 
 import http.server
-import socketserver
 import threading
 import time
 
 import cv2
 import numpy as np
 
+from tests.local_http import LocalHttpServer, QuietHandler
 
-class MjpegServer:
+
+class MjpegServer(LocalHttpServer):
     """Serves numbered frames (the frame number is the grey level) at `fps` to every client."""
 
     def __init__(self, port: int = 0, fps: float = 25.0, size: tuple[int, int] = (160, 120)) -> None:
+        super().__init__(port)
         self.fps, self.size = fps, size
-        self.port = port
         self.frames_sent = 0
         self._alive = threading.Event()
-        self._server: socketserver.TCPServer | None = None
 
-    def start(self) -> MjpegServer:
+    def handler(self) -> type[http.server.BaseHTTPRequestHandler]:
         outer = self
 
-        class Handler(http.server.BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             def do_GET(self) -> None:
                 self.send_response(200)
                 self.send_header("Content-Type", "multipart/x-mixed-replace; boundary=frame")
@@ -45,25 +45,16 @@ class MjpegServer:
                 except OSError:
                     pass  # the client went away
 
-            def log_message(self, *args: object) -> None:
-                pass
+        return Handler
 
-        class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
-            daemon_threads = True
-            allow_reuse_address = True
-
-        self._server = Server(("127.0.0.1", self.port), Handler)
-        self.port = self._server.server_address[1]
+    def start(self) -> MjpegServer:
         self._alive.set()
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        super().start()
         return self
 
     def stop(self) -> None:
         self._alive.clear()  # open streams end
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
+        super().stop()
 
     @property
     def url(self) -> str:

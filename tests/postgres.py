@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 import uuid
 from pathlib import Path
+
+from tests.local_http import free_port
 
 BIN = (
     next(iter(sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True)), None)
@@ -29,9 +30,7 @@ class PostgresServer:
     def __init__(self) -> None:
         assert BIN is not None
         self.root = Path(tempfile.mkdtemp(prefix="streetwatch-pg-"))
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            self.port = int(s.getsockname()[1])
+        self.port = free_port()
         self._as_postgres = os.geteuid() == 0
 
     def _run(self, *args: str) -> None:

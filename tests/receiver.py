@@ -6,23 +6,22 @@ from __future__ import annotations
 
 import http.server
 import json
-import socketserver
-import threading
 from email.parser import BytesParser
 from email.policy import default
 
+from tests.local_http import LocalHttpServer, QuietHandler
 
-class Receiver:
+
+class Receiver(LocalHttpServer):
     def __init__(self, port: int = 0) -> None:
-        self.port = port
+        super().__init__(port)
         self.posts: list[str] = []  # Idempotency-Key of every POST that reached it, repeats included
         self.bodies: dict[str, dict] = {}  # type: ignore[type-arg]
-        self._server: socketserver.TCPServer | None = None
 
-    def start(self) -> Receiver:
+    def handler(self) -> type[http.server.BaseHTTPRequestHandler]:
         outer = self
 
-        class Handler(http.server.BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             def do_POST(self) -> None:
                 key = self.headers.get("Idempotency-Key", "")
                 raw = self.rfile.read(int(self.headers.get("Content-Length", 0)))
@@ -43,23 +42,11 @@ class Receiver:
                 self.end_headers()
                 self.wfile.write(b"{}")
 
-            def log_message(self, *args: object) -> None:
-                pass
+        return Handler
 
-        class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
-            daemon_threads = True
-            allow_reuse_address = True
-
-        self._server = Server(("127.0.0.1", self.port), Handler)
-        self.port = self._server.server_address[1]
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+    def start(self) -> Receiver:
+        super().start()
         return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
 
     @property
     def url(self) -> str:

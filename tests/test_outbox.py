@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import os
 import signal
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -15,6 +14,7 @@ import numpy as np
 import pytest
 
 from tests.conftest import REPO_ROOT
+from tests.local_http import free_port
 from tests.receiver import Receiver
 from vision.outbox import Outbox, Sender
 from vision.sightings import Evidence, Location, Sighting
@@ -38,18 +38,12 @@ def make_sightings(folder: Path, count: int) -> list[Sighting]:
     return sightings
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def test_sightings_wait_while_the_server_is_down_and_arrive_once(tmp_path: Path) -> None:
     outbox = Outbox(tmp_path / "outbox.db")
     sightings = make_sightings(tmp_path / "evidence", 6)
     assert all(outbox.put(s) for s in sightings)
     assert not outbox.put(sightings[0])  # the same sighting twice is stored once
-    receiver = Receiver(_free_port())
+    receiver = Receiver(free_port())
     sender = Sender(tmp_path / "outbox.db", receiver.url, api_key="device-key", timeout=2)
     assert sender.send_pending() == 0  # nobody listening: nothing lost, nothing marked sent
     assert outbox.counts()["pending"] == 6

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import signal
-import socket
 import subprocess
 import threading
 import time
@@ -15,6 +14,7 @@ import numpy as np
 import pytest
 
 from tests.conftest import REPO_ROOT
+from tests.local_http import free_port
 from vision.frames import Frame, StreamSettings, StreamSource
 
 SYSTEM_PYTHON = "/usr/bin/python3"
@@ -45,9 +45,7 @@ def _video(path: Path, seconds: int = 30, fps: int = 10) -> Path:
 
 class RtspServer:
     def __init__(self, video: Path) -> None:
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            self.port = s.getsockname()[1]
+        self.port = free_port()
         self.video = video
         self.process: subprocess.Popen[str] | None = None
 

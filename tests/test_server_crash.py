@@ -8,7 +8,6 @@ import hashlib
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -26,6 +25,7 @@ from inference_server.evidence import evidence_path
 from inference_server.settings import Settings
 from inference_server.tables import Sighting
 from tests.conftest import REPO_ROOT
+from tests.local_http import free_port
 from tests.test_server_ingest import pg_server, settings  # noqa: F401  (fixtures: SQLite and PostgreSQL)
 
 COUNT = 2000
@@ -53,9 +53,7 @@ def _payloads(count: int) -> list[tuple[str, dict[str, str], dict[str, tuple[str
 
 class ServerProcess:
     def __init__(self, settings: Settings) -> None:  # noqa: F811
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            self.port = int(s.getsockname()[1])
+        self.port = free_port()
         self.env = {**os.environ, "STREETWATCH_DATA_DIR": str(settings.data_dir)}
         if settings.database_url:
             self.env["STREETWATCH_DATABASE_URL"] = settings.database_url
