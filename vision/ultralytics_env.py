@@ -70,6 +70,21 @@ def _read_results_csv(self: Any) -> dict[str, list[Any]]:
     return columns
 
 
+def _polars_missing() -> bool:
+    try:
+        import polars  # noqa: F401
+    except ImportError:
+        return True
+    return False
+
+
+def _skip_plot(what: str) -> Any:
+    def skip(self: Any) -> None:
+        logger.info("polars is not installed: ultralytics' %s plot is skipped (training is unaffected)", what)
+
+    return skip
+
+
 def _check_amp_offline(model: Any) -> bool:
     """Replacement for `check_amp`, which downloads a checkpoint to compare fp32 and AMP: AMP on for CUDA."""
     device = next(model.parameters()).device
@@ -101,5 +116,10 @@ def import_ultralytics() -> ModuleType:
             module.check_font = _local_font  # type: ignore[attr-defined]
         ultralytics.engine.trainer.check_amp = _check_amp_offline  # type: ignore[attr-defined]
         ultralytics.engine.trainer.BaseTrainer.read_results_csv = _read_results_csv  # type: ignore[method-assign]
+        if _polars_missing():  # the lent GPU machines have no polars; only these two plots need it
+            from ultralytics.models.yolo.detect.train import DetectionTrainer
+
+            DetectionTrainer.plot_training_labels = _skip_plot("labels")  # type: ignore[method-assign]
+            ultralytics.engine.trainer.BaseTrainer.plot_metrics = _skip_plot("results")  # type: ignore[method-assign]
         _configured = True
     return ultralytics
