@@ -1,8 +1,8 @@
 """The FastAPI application: `create_app(settings)`.
 
-Built so far (issue #6 is larger): the ingest of sightings from edge devices — `POST /api/v1/sightings` — with
-device API keys, idempotency keys, evidence verification and crash-safe storage; `GET /api/v1/sightings/{id}`;
-`/healthz`. Users, review, cases, exports and metrics are still to come.
+Ingest from devices (sightings with evidence, raw frames, video uploads) with API keys, idempotency keys, evidence
+verification and crash-safe storage; sign-in (bearer tokens or a session cookie with CSRF, see `deps`); the review
+queue and decisions; cases through the 数字城管 workflow; exports, Open311, evidence, health and metrics.
 """
 
 import csv
@@ -12,14 +12,13 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
 import cv2
 import numpy as np
-from fastapi import Depends, FastAPI, File, Form, Header, HTTPException, Query, Request, UploadFile
+from fastapi import Cookie, Depends, FastAPI, File, Form, Header, HTTPException, Query, Request, UploadFile
 from fastapi import Path as PathParam
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
@@ -30,6 +29,17 @@ from sqlmodel import Session, col, func, select, text
 from inference_server import auth
 from inference_server.cases import STATES, TransitionError, file_or_attach, transition
 from inference_server.db import create_schema, make_engine
+from inference_server.deps import (
+    CSRF_COOKIE,
+    SESSION_COOKIE,
+    csrf_token,
+    device,
+    hash_key,
+    role,
+    server_secret,
+    session,
+    user,
+)
 from inference_server.evidence import EvidenceError, check_evidence, evidence_path, store, store_file, sweep_incoming
 from inference_server.geo import load_areas, locate
 from inference_server.settings import Settings
@@ -154,6 +164,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app = FastAPI(title="StreetWatch", version="0.1.0", lifespan=lifespan)
     app.state.settings, app.state.engine = settings, engine
+    app.state.secret = server_secret(settings.data_dir, settings.secret_key)
 
     @app.middleware("http")
     async def limit_upload_size(request: Request, call_next: Any) -> Any:
@@ -168,35 +179,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         metrics.latency.labels(path=getattr(route, "path", "other")).observe(time.perf_counter() - started)
         return response
 
-    def session() -> Iterator[Session]:
-        with Session(engine) as s:
-            yield s
-
-    def device(s: Annotated[Session, Depends(session)], x_api_key: Annotated[str | None, Header()] = None) -> Device:
-        if not x_api_key:
-            raise HTTPException(401, "a device API key is required (header X-API-Key)")
-        found = s.exec(select(Device).where(Device.key_hash == hash_key(x_api_key), Device.active)).first()
-        if found is None:
-            raise HTTPException(401, "unknown or disabled device API key")
-        return found
-
     limiter = auth.LoginLimiter()
-
-    def user(s: Annotated[Session, Depends(session)], authorization: Annotated[str | None, Header()] = None) -> User:
-        if not authorization or not authorization.startswith("Bearer "):
-            raise HTTPException(401, "sign in first (POST /api/v1/auth/token), then send Authorization: Bearer …")
-        found = auth.user_for_token(s, authorization.removeprefix("Bearer "))
-        if found is None:
-            raise HTTPException(401, "the token is unknown or expired")
-        return found
-
-    def role(minimum: str) -> Any:
-        def check(who: Annotated[User, Depends(user)]) -> User:
-            if auth.rank(who.role) < auth.rank(minimum):
-                raise HTTPException(403, f"needs the {minimum} role or higher; {who.username} is {who.role}")
-            return who
-
-        return check
 
     @app.post("/api/v1/auth/token")
     def token(
@@ -213,6 +196,41 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             limiter.failed(f"user:{username}", f"ip:{client}")
             raise HTTPException(401, "wrong username or password")
         return {"access_token": issued, "token_type": "bearer"}
+
+    @app.post("/api/v1/auth/session")
+    def sign_in(
+        request: Request,
+        response: Response,
+        s: Annotated[Session, Depends(session)],
+        username: Annotated[str, Form()],
+        password: Annotated[str, Form()],
+    ) -> dict[str, str]:
+        """Browser sign-in: an HttpOnly session cookie and the CSRF token to send with every change."""
+        issued = token(request, s, username, password)["access_token"]
+        csrf = csrf_token(app.state.secret, issued)
+        found = auth.user_for_token(s, issued)
+        assert found is not None  # just issued
+        age = auth.TOKEN_HOURS * 3600
+        secure = settings.secure_cookies
+        response.set_cookie(SESSION_COOKIE, issued, max_age=age, httponly=True, samesite="strict", secure=secure)
+        response.set_cookie(CSRF_COOKIE, csrf, max_age=age, httponly=False, samesite="strict", secure=secure)
+        return {"username": found.username, "role": found.role, "csrf_token": csrf}
+
+    @app.delete("/api/v1/auth/session", status_code=204)
+    def sign_out(
+        response: Response,
+        s: Annotated[Session, Depends(session)],
+        _: Annotated[User, Depends(user)],
+        sw_session: Annotated[str | None, Cookie()] = None,
+    ) -> None:
+        if sw_session:
+            auth.revoke(s, sw_session)
+        response.delete_cookie(SESSION_COOKIE)
+        response.delete_cookie(CSRF_COOKIE)
+
+    @app.get("/api/v1/auth/me")
+    def me(who: Annotated[User, Depends(user)]) -> dict[str, Any]:
+        return {"id": who.id, "username": who.username, "role": who.role}
 
     @app.get("/api/v1/review/queue", response_model=list[SightingPublic])
     def review_queue(
@@ -330,10 +348,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     def open311_reader(
-        s: Annotated[Session, Depends(session)], authorization: Annotated[str | None, Header()] = None
+        request: Request,
+        s: Annotated[Session, Depends(session)],
+        authorization: Annotated[str | None, Header()] = None,
+        sw_session: Annotated[str | None, Cookie()] = None,
     ) -> None:
         if not settings.open311_public:
-            role("viewer")(user(s, authorization))
+            role("viewer")(user(request, s, authorization, sw_session))
 
     @app.get("/open311/v2/services.json")
     def open311_services(_: Annotated[None, Depends(open311_reader)]) -> list[dict[str, Any]]:
@@ -660,11 +681,6 @@ def _repeat(existing: Sighting, metadata_sha: str) -> Any:
     if existing.metadata_sha256 != metadata_sha:
         raise HTTPException(409, f"idempotency key {existing.idempotency_key!r} was used for a different sighting")
     return JSONResponse(json.loads(SightingPublic.model_validate(existing).model_dump_json()), 200)
-
-
-def hash_key(key: str) -> str:
-    """API keys are random 32-byte tokens: a sha256 is enough to store them (no dictionary to guess from)."""
-    return hashlib.sha256(key.encode()).hexdigest()
 
 
 def add_device(settings: Settings, name: str, kind: str = "camera") -> str:

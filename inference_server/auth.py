@@ -64,6 +64,14 @@ def user_for_token(session: Session, token: str) -> User | None:
     return user if user is not None and user.active else None
 
 
+def revoke(session: Session, token: str) -> None:
+    """Sign out: the token stops working at once."""
+    row = session.get(Token, _sha(token))
+    if row is not None:
+        session.delete(row)
+        session.commit()
+
+
 def _aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)  # SQLite returns naive datetimes
 

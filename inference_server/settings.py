@@ -15,7 +15,10 @@ class Settings(BaseSettings):
 
     data_dir: Path = Field(default=Path("data/server"), description="SQLite database and evidence live here")
     database_url: str | None = Field(default=None, description="default: SQLite in data_dir; or postgresql://…")
-    secret_key: str = Field(default="change-me", description="signs sessions (review UI, later)")
+    secret_key: str = Field(
+        default="change-me", description="signs CSRF tokens; left as is, a random key is kept in data_dir/secret_key"
+    )
+    secure_cookies: bool = Field(default=False, description="mark session cookies Secure (set it behind HTTPS)")
     model: str = Field(default="", description="zoo model for server-side detection (default: the zoo default)")
     max_upload_bytes: int = Field(default=20 * 1024 * 1024, description="one request, all parts")
     max_image_pixels: int = Field(default=50_000_000, description="per evidence image")

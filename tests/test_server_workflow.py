@@ -198,3 +198,36 @@ def test_districts_exports_open311_and_metrics(world) -> None:  # type: ignore[n
     metrics = http.get("/metrics").text
     assert 'streetwatch_sightings_ingested_total{class_name="overflowing_bin"} 3.0' in metrics
     assert "streetwatch_review_queue_length 2.0" in metrics
+
+
+def test_browser_sessions_use_an_httponly_cookie_and_need_the_csrf_token_for_changes(world) -> None:  # type: ignore[no-untyped-def]
+    http, headers = world
+    pending = http.get("/api/v1/review/queue", headers=headers["reviewer"]).json()
+    http.cookies.clear()
+    signed = http.post("/api/v1/auth/session", data={"username": "reviewer", "password": PASSWORD})
+    assert signed.status_code == 200, signed.text
+    cookies = signed.headers.get_list("set-cookie")
+    session_cookie = next(c for c in cookies if c.startswith("sw_session="))
+    assert "HttpOnly" in session_cookie and "SameSite=strict" in session_cookie
+    csrf = signed.json()["csrf_token"]
+    assert signed.json()["role"] == "reviewer"
+    assert http.get("/api/v1/auth/me").json()["username"] == "reviewer"  # the cookie alone reads
+    decide = f"/api/v1/sightings/{pending[0]['id']}/decision"
+    refused = http.post(decide, json={"action": "reject"})  # a forged cross-site form would look like this
+    assert refused.status_code == 403 and "X-CSRF-Token" in refused.json()["detail"]
+    assert http.post(decide, json={"action": "reject"}, headers={"X-CSRF-Token": "0" * 64}).status_code == 403
+    assert http.get(f"/api/v1/sightings/{pending[0]['id']}", headers=headers["device"]).json()["status"] == "pending"
+    done = http.post(decide, json={"action": "reject"}, headers={"X-CSRF-Token": csrf})
+    assert done.status_code == 200 and done.json()["status"] == "rejected"
+    # a session's CSRF token is bound to it: another user's token does not pass
+    other = TestClient(http.app)
+    other_csrf = other.post("/api/v1/auth/session", data={"username": "viewer", "password": PASSWORD}).json()
+    decide2 = f"/api/v1/sightings/{pending[1]['id']}/decision"
+    assert (
+        http.post(decide2, json={"action": "reject"}, headers={"X-CSRF-Token": other_csrf["csrf_token"]}).status_code
+        == 403
+    )
+    # signing out ends the session on the server, not only in the browser
+    stolen = http.cookies.get("sw_session")
+    assert http.delete("/api/v1/auth/session", headers={"X-CSRF-Token": csrf}).status_code == 204
+    assert http.get("/api/v1/auth/me", cookies={"sw_session": stolen}).status_code == 401

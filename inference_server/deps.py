@@ -1,0 +1,98 @@
+"""Request dependencies shared by every router: the database session, the device and the signed-in user.
+
+A person signs in either with a bearer token (`POST /api/v1/auth/token`, for scripts and tools) or with a session
+cookie (`POST /api/v1/auth/session`, for the review UI). The cookie is HttpOnly and SameSite=Strict; because a
+browser sends it on its own, every request that changes something and rides on the cookie must also carry the
+session's CSRF token in `X-CSRF-Token` (double submit, bound to the session by an HMAC of the server's secret).
+Bearer tokens need no CSRF token: a browser never attaches them by itself.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import Cookie, Depends, Header, HTTPException, Request
+from sqlmodel import Session, select
+
+from inference_server import auth
+from inference_server.tables import Device, User
+
+SESSION_COOKIE = "sw_session"
+CSRF_COOKIE = "sw_csrf"
+CSRF_HEADER = "X-CSRF-Token"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def session(request: Request) -> Iterator[Session]:
+    with Session(request.app.state.engine) as s:
+        yield s
+
+
+DbSession = Annotated[Session, Depends(session)]
+
+
+def hash_key(key: str) -> str:
+    """API keys are random 32-byte tokens: a sha256 is enough to store them (no dictionary to guess from)."""
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def device(s: DbSession, x_api_key: Annotated[str | None, Header()] = None) -> Device:
+    if not x_api_key:
+        raise HTTPException(401, "a device API key is required (header X-API-Key)")
+    found = s.exec(select(Device).where(Device.key_hash == hash_key(x_api_key), Device.active)).first()
+    if found is None:
+        raise HTTPException(401, "unknown or disabled device API key")
+    return found
+
+
+def server_secret(data_dir: Path, configured: str) -> bytes:
+    """The configured secret key, or one made on first start and kept (0600) in the data folder."""
+    if configured and configured != "change-me":
+        return configured.encode()
+    file = data_dir / "secret_key"
+    if not file.exists():
+        file.write_text(secrets.token_urlsafe(48))
+        file.chmod(0o600)
+    return file.read_text().strip().encode()
+
+
+def csrf_token(secret: bytes, session_token: str) -> str:
+    return hmac.new(secret, session_token.encode(), hashlib.sha256).hexdigest()
+
+
+def user(
+    request: Request,
+    s: DbSession,
+    authorization: Annotated[str | None, Header()] = None,
+    sw_session: Annotated[str | None, Cookie()] = None,
+    x_csrf_token: Annotated[str | None, Header()] = None,
+) -> User:
+    if authorization and authorization.startswith("Bearer "):
+        found = auth.user_for_token(s, authorization.removeprefix("Bearer "))
+    elif sw_session:
+        if request.method not in SAFE_METHODS:
+            expected = csrf_token(request.app.state.secret, sw_session)
+            if not x_csrf_token or not hmac.compare_digest(x_csrf_token, expected):
+                raise HTTPException(403, f"a signed-in browser request that changes data needs {CSRF_HEADER}")
+        found = auth.user_for_token(s, sw_session)
+    else:
+        raise HTTPException(401, "sign in first (POST /api/v1/auth/session or /api/v1/auth/token)")
+    if found is None:
+        raise HTTPException(401, "the session is unknown or expired; sign in again")
+    return found
+
+
+def role(minimum: str) -> Callable[..., User]:
+    """A dependency that lets in `minimum` and the roles above it."""
+
+    def check(who: Annotated[User, Depends(user)]) -> User:
+        if auth.rank(who.role) < auth.rank(minimum):
+            raise HTTPException(403, f"needs the {minimum} role or higher; {who.username} is {who.role}")
+        return who
+
+    return check
