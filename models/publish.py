@@ -62,8 +62,13 @@ def publish(
     intended_use: str = "",
     limits: tuple[str, ...] = (),
     force: bool = False,
+    data: Path | None = None,
 ) -> Path:
-    """Copy the run's best weights into `zoo/name/`, export fp32 and int8 ONNX, evaluate both, write the card."""
+    """Copy the run's best weights into `zoo/name/`, export fp32 and int8 ONNX, evaluate both, write the card.
+
+    `data` is this machine's copy of the run's dataset version, for runs trained elsewhere (a lent GPU): it must
+    hold the very manifest the run recorded.
+    """
     from models.evaluate import evaluate_results, predict_dataset
     from models.export import export_onnx
     from models.quantize import quantize_int8
@@ -74,9 +79,11 @@ def publish(
     config = yaml.safe_load((run / "config.yaml").read_text(encoding="utf-8"))
     if "finished" not in info:
         raise ValueError(f"run {run} did not finish (no end time in run.json)")
-    dataset = Path(info["dataset"]["path"])
+    dataset = data or Path(info["dataset"]["path"])
+    if not (dataset / "manifest.json").is_file():
+        raise FileNotFoundError(f"dataset {dataset} of run {run.name} is not here; pass the local copy as data")
     if sha256_file(dataset / "manifest.json") != info["dataset"]["manifest_sha256"]:
-        raise ValueError(f"dataset {dataset} changed since run {run.name} was trained on it")
+        raise ValueError(f"dataset {dataset} is not the version run {run.name} was trained on (manifest differs)")
     manifest = read_manifest(dataset)
     target = zoo / name
     if target.exists() and not force:

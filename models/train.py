@@ -145,19 +145,25 @@ def train(config_path: Path, runs: Path = REPO_ROOT / "runs" / "train") -> Path:
     (run / "run.json").write_text(json.dumps(info, indent=2) + "\n")
     model = ultralytics.YOLO(str(init))
     epoch_started = [time.perf_counter()]
+    trained_since_last_row = [False]
+
+    def on_train_epoch_end(trainer: Any) -> None:
+        trained_since_last_row[0] = True
 
     def on_fit_epoch_end(trainer: Any) -> None:
         now = time.perf_counter()
         losses = trainer.label_loss_items(trainer.tloss, prefix="train")
-        # ultralytics calls this once more after the last epoch, for its final validation of best.pt
-        final = trainer.epoch >= trainer.epochs
         row = {"epoch": trainer.epoch + 1, **losses, **trainer.metrics, **trainer.lr, "seconds": now - epoch_started[0]}
-        if final:
+        # ultralytics calls this once more after the last epoch, for its final validation of best.pt: no training
+        # epoch precedes that call (comparing epoch numbers fails when a time budget re-plans the epochs)
+        if not trained_since_last_row[0]:
             row = {"final_validation_of_best": True, **trainer.metrics}
+        trained_since_last_row[0] = False
         with (run / "metrics.jsonl").open("a", encoding="utf-8") as handle:
             handle.write(json.dumps({k: _plain(v) for k, v in row.items()}) + "\n")
         epoch_started[0] = now
 
+    model.add_callback("on_train_epoch_end", on_train_epoch_end)
     model.add_callback("on_fit_epoch_end", on_fit_epoch_end)
     started = time.perf_counter()
     model.train(

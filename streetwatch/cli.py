@@ -273,12 +273,17 @@ def publish(
     intended_use: Annotated[str, typer.Option(help="What the model is for (goes into the card).")] = "",
     limit: Annotated[list[str] | None, typer.Option(help="A known limit for the card (repeatable).")] = None,
     force: Annotated[bool, typer.Option("--force", help="Replace the zoo model of that name.")] = False,
+    data: Annotated[
+        Path | None, typer.Option(help="Local copy of the run's dataset version, for runs trained elsewhere.")
+    ] = None,
 ) -> None:
     """Put a run's best weights into the zoo: model.pt, fp32 and int8 ONNX, evaluation, speed, card."""
     from models.publish import publish as publish_run
 
     try:
-        target = publish_run(run, name, version, intended_use=intended_use, limits=tuple(limit or ()), force=force)
+        target = publish_run(
+            run, name, version, intended_use=intended_use, limits=tuple(limit or ()), force=force, data=data
+        )
     except (ValueError, FileNotFoundError, FileExistsError, StreetWatchError) as error:
         raise _fail(error) from error
     typer.echo((target / "card.md").read_text(encoding="utf-8"))
