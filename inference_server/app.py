@@ -269,6 +269,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             raise HTTPException(404, f"no sighting {sighting_id}")
         if found.status != "pending":
             raise HTTPException(409, f"sighting {sighting_id} was decided already ({found.status})")
+        before = {"class_name": found.class_name, "box": list(found.box)}  # what an undo restores
         if decision.action == "relabel":
             if decision.class_name not in load_taxonomy().names:
                 raise HTTPException(422, f"relabel needs a known class_name, got {decision.class_name!r}")
@@ -280,6 +281,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         s.add(ReviewDecision(
             sighting_id=sighting_id, user_id=reviewer.id or 0, action=decision.action,
             class_name=decision.class_name, box=list(decision.box) if decision.box else None, note=decision.note,
+            before=before,
         ))  # fmt: skip
         case_id = None
         if decision.action == "reject":

@@ -4,8 +4,9 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import JSON, Column
+from sqlalchemy import JSON, Column, Index
 from sqlmodel import Field, SQLModel
 
 
@@ -41,6 +42,13 @@ class SightingBase(SQLModel):
 
 class Sighting(SightingBase, table=True):
     """One sighting as ingested; its evidence files are content-addressed by sha256 under the evidence folder."""
+
+    # the review queue's orders (next by score or by time among the pending) and the look-up of a spot's history
+    __table_args__ = (
+        Index("ix_sighting_status_score", "status", "score"),
+        Index("ix_sighting_status_best_time", "status", "best_time"),
+        Index("ix_sighting_lat_lon", "lat", "lon"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     idempotency_key: str = Field(index=True, unique=True, max_length=200)
@@ -96,10 +104,20 @@ class ReviewDecision(SQLModel, table=True):
     box: list[float] | None = Field(default=None, sa_column=Column(JSON))
     note: str = ""
     decided: datetime = Field(default_factory=_now)
+    before: dict[str, Any] | None = Field(
+        default=None, sa_column=Column(JSON), description="the sighting's class_name and box before the decision"
+    )
+    undone: datetime | None = Field(default=None, description="when the reviewer took the decision back")
+
+    # a reviewer's undo finds their latest decision
+    __table_args__ = (Index("ix_reviewdecision_user_id_id", "user_id", "id"),)
 
 
 class Case(SQLModel, table=True):
     """An enforcement case of the 数字城管 workflow, made from confirmed sightings."""
+
+    # the case board (by state, overdue first) and the map's spots
+    __table_args__ = (Index("ix_case_state_deadline", "state", "deadline"), Index("ix_case_lat_lon", "lat", "lon"))
 
     id: int | None = Field(default=None, primary_key=True)
     class_name: str = Field(index=True)
