@@ -1,0 +1,202 @@
+"""The reviewer's side of the queue: the next sightings with the history of their spot, undo, and batch rejection.
+
+The queue itself (pending sightings in an order) is `app.review_queue`; this module adds what a reviewer working
+through hundreds of sightings an hour needs: the next two at once (one to show, one to preload), the open cases and
+earlier sightings near each, taking the last decision back, and rejecting many obvious false positives in one go.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+from sqlmodel import Session, col, func, select
+
+from inference_server.tables import Case, CaseEvent, CaseSighting, ReviewDecision, Sighting, SightingPublic
+from vision.gps import haversine_m
+
+OPEN_STATES = ("filed", "dispatched", "handling", "verifying")
+METRES_PER_DEGREE = 111_320.0
+
+
+class QueueFilter(BaseModel):
+    """Which pending sightings a reviewer works through, and in which order."""
+
+    model_config = ConfigDict(extra="forbid")
+    class_name: str | None = None
+    district: str | None = None
+    min_score: float = Field(default=0.0, ge=0, le=1)
+    order: str = Field(default="score", pattern="^(score|time|oldest)$")
+    exclude: list[int] = Field(default_factory=list, description="ids the reviewer skipped")
+
+
+class UndoError(ValueError):
+    """A decision that cannot be taken back (none left, or its case has moved on)."""
+
+
+def pending_count(session: Session, wanted: QueueFilter) -> int:
+    query = select(func.count()).select_from(Sighting).where(Sighting.status == "pending")
+    if wanted.class_name:
+        query = query.where(Sighting.class_name == wanted.class_name)
+    if wanted.district:
+        query = query.where(Sighting.district == wanted.district)
+    if wanted.min_score > 0:
+        query = query.where(Sighting.score >= wanted.min_score)
+    return int(session.exec(query).one())
+
+
+def next_pending(session: Session, wanted: QueueFilter, limit: int) -> list[Sighting]:
+    """The first `limit` pending sightings in the reviewer's order (the indexes of migration 0004 serve it)."""
+    query = select(Sighting).where(Sighting.status == "pending")
+    if wanted.min_score > 0:
+        query = query.where(Sighting.score >= wanted.min_score)
+    if wanted.class_name:
+        query = query.where(Sighting.class_name == wanted.class_name)
+    if wanted.district:
+        query = query.where(Sighting.district == wanted.district)
+    if wanted.exclude:
+        query = query.where(col(Sighting.id).not_in(wanted.exclude))
+    ordering = {
+        "score": (col(Sighting.score).desc(), col(Sighting.id)),
+        "time": (col(Sighting.best_time).desc(), col(Sighting.id)),
+        "oldest": (col(Sighting.best_time), col(Sighting.id)),
+    }[wanted.order]
+    return list(session.exec(query.order_by(*ordering).limit(limit)).all())
+
+
+def _box_around(lat: float, lon: float, metres: float) -> tuple[float, float, float, float]:
+    dlat = metres / METRES_PER_DEGREE
+    dlon = dlat / max(math.cos(math.radians(lat)), 0.01)
+    return lat - dlat, lat + dlat, lon - dlon, lon + dlon
+
+
+def spot_context(session: Session, sighting: Sighting, cases_m: float = 100, spot_m: float = 30) -> dict[str, Any]:
+    """Open cases within `cases_m` and earlier sightings within `spot_m` of the sighting, closest / newest first."""
+    if sighting.lat is None or sighting.lon is None:
+        return {"cases": [], "earlier": []}
+    lat, lon, now = sighting.lat, sighting.lon, datetime.now(UTC)
+    south, north, west, east = _box_around(lat, lon, cases_m)
+    cases = session.exec(
+        select(Case)
+        .where(col(Case.lat).between(south, north), col(Case.lon).between(west, east))
+        .where(col(Case.state).in_(OPEN_STATES))
+        .limit(50)
+    ).all()
+    distances = sorted(
+        ((haversine_m(lat, lon, c.lat, c.lon), c) for c in cases if c.lat is not None and c.lon is not None),
+        key=lambda pair: pair[0],
+    )
+    near_cases = [
+        {"id": c.id, "class_name": c.class_name, "state": c.state, "deadline": c.deadline.isoformat(),
+         "overdue": _aware(c.deadline) < now, "distance_m": round(metres, 1)}
+        for metres, c in distances[:5]
+        if metres <= cases_m
+    ]  # fmt: skip
+    south, north, west, east = _box_around(lat, lon, spot_m)
+    earlier = session.exec(
+        select(Sighting)
+        .where(col(Sighting.lat).between(south, north), col(Sighting.lon).between(west, east))
+        .where(Sighting.id != sighting.id, Sighting.best_time < sighting.best_time, Sighting.status != "empty_frame")
+        .order_by(col(Sighting.best_time).desc())
+        .limit(5)
+    ).all()
+    return {
+        "cases": near_cases,
+        "earlier": [
+            {"id": e.id, "class_name": e.class_name, "status": e.status, "best_time": e.best_time,
+             "score": e.score, "crop_sha256": e.crop_sha256,
+             "distance_m": round(haversine_m(lat, lon, e.lat or lat, e.lon or lon), 1)}
+            for e in earlier
+        ],
+    }  # fmt: skip
+
+
+def with_context(session: Session, sighting: Sighting) -> dict[str, Any]:
+    """The sighting as the API shows it, with `context` (nearby open cases, earlier sightings of the spot)."""
+    shown = SightingPublic.model_validate(sighting).model_dump(mode="json")
+    shown["context"] = spot_context(session, sighting)
+    decision = session.exec(
+        select(ReviewDecision)
+        .where(ReviewDecision.sighting_id == sighting.id, col(ReviewDecision.undone).is_(None))
+        .order_by(col(ReviewDecision.id).desc())
+    ).first()
+    shown["decision"] = decision.model_dump(mode="json", include={"action", "class_name", "box", "note", "decided"}) \
+        if decision else None  # fmt: skip
+    link = session.exec(select(CaseSighting).where(CaseSighting.sighting_id == sighting.id)).first()
+    shown["case"] = link.case_id if link else None
+    return shown
+
+
+def undo_last(session: Session, user_id: int) -> Sighting:
+    """Take back `user_id`'s latest decision: the sighting is pending again with its class and box as before.
+
+    A confirmation is unlinked from its case; a case it alone filed, still 立案 and untouched, is removed with its
+    filing event. When the case has moved on (dispatched, or others acted on it), the undo is refused.
+    The decision row stays, marked `undone`, so the audit keeps both.
+    """
+    decision = session.exec(
+        select(ReviewDecision)
+        .where(ReviewDecision.user_id == user_id, col(ReviewDecision.undone).is_(None))
+        .order_by(col(ReviewDecision.id).desc())
+    ).first()
+    if decision is None:
+        raise UndoError("nothing to undo: no decision of yours is left")
+    sighting = session.get(Sighting, decision.sighting_id)
+    assert sighting is not None  # a foreign key
+    if decision.action in ("relabel", "fix_box"):
+        if decision.before is None:
+            raise UndoError(f"decision {decision.id} predates undo: it did not keep the sighting's previous state")
+        sighting.class_name = decision.before["class_name"]
+        sighting.box = list(decision.before["box"])
+    if sighting.status == "confirmed":
+        _unlink_from_case(session, sighting)
+    sighting.status = "pending"
+    decision.undone = datetime.now(UTC)
+    session.add(sighting)
+    session.add(decision)
+    return sighting
+
+
+def _unlink_from_case(session: Session, sighting: Sighting) -> None:
+    link = session.exec(select(CaseSighting).where(CaseSighting.sighting_id == sighting.id)).first()
+    if link is None:
+        return
+    case = session.get(Case, link.case_id)
+    assert case is not None
+    others = session.exec(select(func.count()).select_from(CaseSighting).where(CaseSighting.case_id == case.id)).one()
+    events = session.exec(select(CaseEvent).where(CaseEvent.case_id == case.id)).all()
+    if others > 1:
+        session.delete(link)
+        return
+    if case.state != "filed" or len(events) > 1:
+        raise UndoError(f"case {case.id} has moved on ({case.state}, {len(events)} events): a supervisor decides now")
+    session.delete(link)
+    for event in events:
+        session.delete(event)
+    session.flush()
+    session.delete(case)
+
+
+def reject_many(session: Session, ids: list[int], user_id: int, note: str) -> tuple[list[int], list[int]]:
+    """Reject the pending ones of `ids` (batch mode); returns (rejected, skipped: unknown or decided already)."""
+    rows = {s.id: s for s in session.exec(select(Sighting).where(col(Sighting.id).in_(ids))).all()}
+    rejected, skipped = [], []
+    for sighting_id in dict.fromkeys(ids):
+        sighting = rows.get(sighting_id)
+        if sighting is None or sighting.status != "pending":
+            skipped.append(sighting_id)
+            continue
+        sighting.status = "rejected"
+        session.add(sighting)
+        session.add(ReviewDecision(
+            sighting_id=sighting_id, user_id=user_id, action="reject", note=note,
+            before={"class_name": sighting.class_name, "box": list(sighting.box)},
+        ))  # fmt: skip
+        rejected.append(sighting_id)
+    return rejected, skipped
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
