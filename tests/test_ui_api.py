@@ -47,7 +47,7 @@ def test_next_preloads_and_undo_restores_the_sighting_and_removes_its_fresh_case
     assert shown["context"] == {"cases": [], "earlier": []}
     assert preloaded["context"]["earlier"][0]["id"] == shown["id"]  # 22 m away, seen before it
     skipped = http.get(f"{UI}/review/next", params={"order": "oldest", "exclude": [shown["id"]]}, headers=reviewer)
-    assert [s["id"] for s in skipped.json()["items"]][0] == preloaded["id"]
+    assert skipped.json()["items"][0]["id"] == preloaded["id"]
     decided = http.post(f"/api/v1/sightings/{shown['id']}/decision", json={"action": "relabel",
                         "class_name": "exposed_garbage"}, headers=reviewer).json()  # fmt: skip
     case_id = decided["case"]
