@@ -28,7 +28,7 @@ class QueueFilter(BaseModel):
     class_name: str | None = None
     district: str | None = None
     min_score: float = Field(default=0.0, ge=0, le=1)
-    order: str = Field(default="score", pattern="^(score|time|oldest)$")
+    order: str = Field(default="score", pattern="^(score|low|time|oldest)$", description="low: least sure first")
     exclude: list[int] = Field(default_factory=list, description="ids the reviewer skipped")
 
 
@@ -60,6 +60,7 @@ def next_pending(session: Session, wanted: QueueFilter, limit: int) -> list[Sigh
         query = query.where(col(Sighting.id).not_in(wanted.exclude))
     ordering = {
         "score": (col(Sighting.score).desc(), col(Sighting.id)),
+        "low": (col(Sighting.score), col(Sighting.id)),
         "time": (col(Sighting.best_time).desc(), col(Sighting.id)),
         "oldest": (col(Sighting.best_time), col(Sighting.id)),
     }[wanted.order]

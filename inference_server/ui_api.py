@@ -20,7 +20,16 @@ from sqlmodel import col, func, select
 from inference_server import auth, dashboard, review
 from inference_server.cases import DEADLINES, STATES, TRANSITIONS, TransitionError, transition
 from inference_server.deps import DbSession, role
-from inference_server.tables import Case, CaseEvent, CasePhoto, CaseSighting, ReviewDecision, Sighting, User
+from inference_server.tables import (
+    Case,
+    CaseEvent,
+    CasePhoto,
+    CaseSighting,
+    ReviewDecision,
+    Sighting,
+    SightingPublic,
+    User,
+)
 from vision.taxonomy import load_taxonomy
 
 REVIEW_UI = Path(__file__).resolve().parents[1] / "review_ui"  # the static front-end the app serves at /ui
@@ -80,7 +89,7 @@ def review_next(
     class_name: str | None = None,
     district: str | None = None,
     min_score: Annotated[float, Query(ge=0, le=1)] = 0.0,
-    order: Annotated[str, Query(pattern="^(score|time|oldest)$")] = "score",
+    order: Annotated[str, Query(pattern="^(score|low|time|oldest)$")] = "score",
     exclude: Annotated[list[int] | None, Query(max_length=500)] = None,
     limit: Annotated[int, Query(ge=1, le=5)] = 2,
 ) -> dict[str, Any]:
@@ -90,6 +99,33 @@ def review_next(
     )
     items = [review.with_context(s, row) for row in review.next_pending(s, wanted, limit)]
     return {"pending": review.pending_count(s, wanted), "items": items}
+
+
+@router.get("/review/grid")
+def review_grid(
+    s: DbSession,
+    _: Reviewer,
+    class_name: str | None = None,
+    district: str | None = None,
+    order: Annotated[str, Query(pattern="^(score|low|time|oldest)$")] = "low",
+    limit: Annotated[int, Query(ge=1, le=200)] = 60,
+) -> dict[str, Any]:
+    """Batch mode: a page of pending sightings (least sure first), without their spot's history."""
+    wanted = review.QueueFilter(class_name=class_name, district=district, order=order)
+    rows = review.next_pending(s, wanted, limit)
+    return {
+        "pending": review.pending_count(s, wanted),
+        "items": [SightingPublic.model_validate(r).model_dump(mode="json") for r in rows],
+    }
+
+
+@router.get("/areas")
+def areas(request: Request, _: Viewer) -> dict[str, Any]:
+    """The district and street polygons of the server's config (`STREETWATCH_DISTRICTS`) as GeoJSON."""
+    path = request.app.state.settings.districts
+    if not path:
+        return {"type": "FeatureCollection", "features": []}
+    return dict(json.loads(Path(path).read_text(encoding="utf-8")))
 
 
 @router.get("/sightings/{sighting_id}")
@@ -210,7 +246,6 @@ def dispatch(case_id: int, order: DispatchIn, s: DbSession, who: Supervisor) -> 
 
 @router.get("/dashboard")
 def dashboard_stats(
-    request: Request,
     s: DbSession,
     _: Viewer,
     days: Annotated[int, Query(ge=1, le=366)] = 30,
@@ -226,7 +261,6 @@ def dashboard_stats(
 
 @router.get("/map")
 def map_data(
-    request: Request,
     s: DbSession,
     _: Viewer,
     class_name: str | None = None,
@@ -235,7 +269,7 @@ def map_data(
     since: date | None = None,
     until: date | None = None,
 ) -> dict[str, Any]:
-    """District/street polygons of the server's config and the points: cases and sightings, newest first.
+    """The map's points, newest first: cases and sightings (the polygons come from `/areas`).
 
     Points are compact rows — cases `[id, lat, lon, class, state, overdue]`, sightings `[id, lat, lon, class,
     status]` — at most 5,000 of each."""
@@ -259,11 +293,7 @@ def map_data(
         cases, sightings = cases.where(Case.created < end), sightings.where(Sighting.best_time < end.timestamp())
     case_rows = s.exec(cases.order_by(col(Case.id).desc()).limit(MAP_LIMIT)).all()
     sighting_rows = s.exec(sightings.order_by(col(Sighting.id).desc()).limit(MAP_LIMIT)).all()
-    path = request.app.state.settings.districts
-    areas = json.loads(Path(path).read_text(encoding="utf-8")) if path else {"type": "FeatureCollection",
-                                                                            "features": []}  # fmt: skip
     return {
-        "areas": areas,
         "cases": [[c.id, c.lat, c.lon, c.class_name, c.state, _overdue(c, now)] for c in case_rows],
         "sightings": [[r.id, r.lat, r.lon, r.class_name, r.status] for r in sighting_rows],
         "limit": MAP_LIMIT,

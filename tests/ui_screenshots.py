@@ -74,8 +74,10 @@ def seed(http: httpx.Client, key: str, rng: random.Random, count: int = 420) -> 
     for case_id, age_days in cases.items():
         final = rng.choices([f for f, _ in FINAL], [w for _, w in FINAL])[0] if age_days > 3 else \
             rng.choice(["filed", "dispatched", "handling", "handling", "verifying", "closed", "closed"])  # fmt: skip
-        move = lambda to, **extra: http.post(f"/api/v1/cases/{case_id}/transition", json={"to": to, **extra},  # noqa: E731
-                                             headers=supervisor)  # fmt: skip
+
+        def move(to: str, case_id: int = case_id, **extra: object) -> None:
+            http.post(f"/api/v1/cases/{case_id}/transition", json={"to": to, **extra}, headers=supervisor)
+
         if final == "rejected":
             move("rejected", note="非城管职责范围，转交物业")
             continue

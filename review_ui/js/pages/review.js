@@ -52,7 +52,7 @@ export async function reviewPage(main, { config }) {
 
   async function fill() {
     const exclude = [s.current?.id, ...s.skipped.slice(-300)].filter(Boolean);
-    const data = await get("/api/v1/ui/review/next", { ...filters, exclude, limit: 2 });
+    const data = await get("/api/v1/ui/review/next", { ...filters, exclude, limit: 3 });
     s.pending = data.pending;
     const items = data.items.filter((i) => i.id !== s.current?.id);
     items.forEach(preloadItem);
@@ -143,8 +143,9 @@ export async function reviewPage(main, { config }) {
       if (s.current) s.upcoming.unshift(s.current);
       s.current = item;
     }
+    const waiting = !s.current; // decided faster than the preload: show the next one when it arrives
     await refill();
-    if (!s.current && s.at === null) render();
+    if (waiting && s.at === null) render();
     else count.textContent = `${t("review.pending")} ${s.pending}`;
   }
 
@@ -181,7 +182,8 @@ export async function reviewPage(main, { config }) {
     s.skipped.push(s.current.id);
     s.current = s.upcoming.shift() || null;
     render();
-    refill().then(() => { if (!s.current) render(); });
+    const waiting = !s.current;
+    refill().then(() => { if (waiting && s.at === null) render(); });
   }
 
   function onKey(event) {
