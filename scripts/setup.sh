@@ -3,7 +3,7 @@
 #   edge   — onnxruntime + OpenCV + numpy only: what the demo, an edge box or the server needs (~30 s)
 #   full   — adds torch, ultralytics, the server (FastAPI, SQLModel, psycopg) and the dev tools: training,
 #            export, the whole test suite (~3 min); as root also the Debian packages the tests use (CJK font,
-#            GStreamer's RTSP server, PostgreSQL)
+#            GStreamer's RTSP server, PostgreSQL, Chromium for the review UI's browser tests)
 #   render — Blender as a Python module (bpy) in its own ./.venv-render, for the 3D street-stall renders of the
 #            dataset build (~1 GB; bpy pins numpy 1.26, so it cannot share .venv)
 # Re-running is cheap: nothing is reinstalled while pyproject.toml and this script are unchanged.
@@ -44,6 +44,8 @@ if [ "$profile" = full ]; then
   rtsp_probe="import gi; gi.require_version('GstRtspServer', '1.0'); from gi.repository import GstRtspServer"
   # the server's tests run against a real PostgreSQL too
   ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || system_packages+=(postgresql)
+  # the review UI's browser tests: Playwright drives the distribution's Chromium (its own browser download is not used)
+  [ -x /usr/bin/chromium ] || system_packages+=(chromium)
   /usr/bin/python3 -c "$rtsp_probe" 2>/dev/null || system_packages+=(
     gir1.2-gst-rtsp-server-1.0 gstreamer1.0-rtsp python3-gst-1.0 gstreamer1.0-plugins-base
     gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly gstreamer1.0-libav)
@@ -53,7 +55,7 @@ if [ "${#system_packages[@]}" -gt 0 ]; then
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
       "${system_packages[@]}" >/dev/null
   else
-    echo "warning: install the Debian packages ${system_packages[*]} (needs root): CJK font, RTSP server, PostgreSQL" >&2
+    echo "warning: install the Debian packages ${system_packages[*]} (needs root): CJK font, RTSP server, PostgreSQL, Chromium" >&2
   fi
 fi
 
