@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 import yaml
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import select as sa_select
 from sqlmodel import col, func, select
 
 from inference_server import auth, dashboard, review
@@ -274,28 +275,42 @@ def map_data(
     Points are compact rows — cases `[id, lat, lon, class, state, overdue]`, sightings `[id, lat, lon, class,
     status]` — at most 5,000 of each."""
     zone, now = _zone(), datetime.now(UTC)
-    cases = select(Case).where(col(Case.lat).is_not(None))
-    sightings = select(Sighting).where(col(Sighting.lat).is_not(None), Sighting.status != "empty_frame")
+    # plain columns, not table objects: 10,000 points must not cost 10,000 model instances
+    cases = sa_select(
+        col(Case.id), col(Case.lat), col(Case.lon), col(Case.class_name), col(Case.state), col(Case.deadline)
+    ).where(col(Case.lat).is_not(None))
+    sightings = sa_select(
+        col(Sighting.id), col(Sighting.lat), col(Sighting.lon), col(Sighting.class_name), col(Sighting.status)
+    ).where(col(Sighting.lat).is_not(None), col(Sighting.status) != "empty_frame")
     if class_name:
         cases, sightings = (
-            cases.where(Case.class_name == class_name),
-            sightings.where(Sighting.class_name == class_name),
+            cases.where(col(Case.class_name) == class_name),
+            sightings.where(col(Sighting.class_name) == class_name),
         )
     if state:
-        cases = cases.where(Case.state == state)
+        cases = cases.where(col(Case.state) == state)
     if status:
-        sightings = sightings.where(Sighting.status == status)
+        sightings = sightings.where(col(Sighting.status) == status)
     if since:
         start = _day_start(since, zone)
-        cases, sightings = cases.where(Case.created >= start), sightings.where(Sighting.best_time >= start.timestamp())
+        cases, sightings = (
+            cases.where(col(Case.created) >= start),
+            sightings.where(col(Sighting.best_time) >= start.timestamp()),
+        )
     if until:
         end = _day_start(until + timedelta(days=1), zone)
-        cases, sightings = cases.where(Case.created < end), sightings.where(Sighting.best_time < end.timestamp())
-    case_rows = s.exec(cases.order_by(col(Case.id).desc()).limit(MAP_LIMIT)).all()
-    sighting_rows = s.exec(sightings.order_by(col(Sighting.id).desc()).limit(MAP_LIMIT)).all()
+        cases, sightings = (
+            cases.where(col(Case.created) < end),
+            sightings.where(col(Sighting.best_time) < end.timestamp()),
+        )
+    case_rows = s.execute(cases.order_by(col(Case.id).desc()).limit(MAP_LIMIT)).all()
+    sighting_rows = s.execute(sightings.order_by(col(Sighting.id).desc()).limit(MAP_LIMIT)).all()
     return {
-        "cases": [[c.id, c.lat, c.lon, c.class_name, c.state, _overdue(c, now)] for c in case_rows],
-        "sightings": [[r.id, r.lat, r.lon, r.class_name, r.status] for r in sighting_rows],
+        "cases": [
+            [i, lat, lon, name, state, state in review.OPEN_STATES and review._aware(due) < now]
+            for i, lat, lon, name, state, due in case_rows
+        ],
+        "sightings": [list(row) for row in sighting_rows],
         "limit": MAP_LIMIT,
     }
 
