@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 
 import yaml
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import Path as PathParam
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select as sa_select
 from sqlmodel import col, func, select
@@ -38,6 +39,11 @@ DEPARTMENTS = Path(__file__).with_name("config") / "departments.yaml"
 BOARD_STATES = ("filed", "dispatched", "handling", "verifying", "closed")
 MAP_LIMIT = 5000
 
+# row ids: SQLite and PostgreSQL integers are signed 64-bit; dates a city's statistics can mean
+RowId = Annotated[int, PathParam(ge=1, le=2**63 - 1)]
+Id = Annotated[int, Field(ge=1, le=2**63 - 1)]
+Day = Annotated[date | None, Query(ge=date(2000, 1, 1), le=date(2100, 1, 1))]
+
 router = APIRouter(prefix="/api/v1/ui", tags=["review UI"])
 Viewer = Annotated[User, Depends(role("viewer"))]
 Reviewer = Annotated[User, Depends(role("reviewer"))]
@@ -47,7 +53,7 @@ Admin = Annotated[User, Depends(role("admin"))]
 
 class BatchRejectIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    ids: list[int] = Field(min_length=1, max_length=500)
+    ids: list[Id] = Field(min_length=1, max_length=500)
     note: str = Field(default="", max_length=2000)
 
 
@@ -91,7 +97,7 @@ def review_next(
     district: str | None = None,
     min_score: Annotated[float, Query(ge=0, le=1)] = 0.0,
     order: Annotated[str, Query(pattern="^(score|low|time|oldest)$")] = "score",
-    exclude: Annotated[list[int] | None, Query(max_length=500)] = None,
+    exclude: Annotated[list[Annotated[int, Field(ge=1, le=2**63 - 1)]] | None, Query(max_length=500)] = None,
     limit: Annotated[int, Query(ge=1, le=5)] = 2,
 ) -> dict[str, Any]:
     """The next pending sightings (the first to show, the rest to preload), each with its spot's history."""
@@ -130,7 +136,7 @@ def areas(request: Request, _: Viewer) -> dict[str, Any]:
 
 
 @router.get("/sightings/{sighting_id}")
-def sighting_detail(sighting_id: int, s: DbSession, _: Viewer) -> dict[str, Any]:
+def sighting_detail(sighting_id: RowId, s: DbSession, _: Viewer) -> dict[str, Any]:
     """One sighting with its spot's history, its standing decision and its case (going back in the queue)."""
     found = s.get(Sighting, sighting_id)
     if found is None:
@@ -200,7 +206,7 @@ def _case_card(case: Case, now: datetime) -> dict[str, Any]:
 
 
 @router.get("/cases/{case_id}")
-def case_detail(case_id: int, s: DbSession, who: Viewer) -> dict[str, Any]:
+def case_detail(case_id: RowId, s: DbSession, who: Viewer) -> dict[str, Any]:
     """A case with its sightings, photos and timeline (each event with its user's name), and what the caller may do."""
     case = s.get(Case, case_id)
     if case is None:
@@ -225,7 +231,7 @@ def case_detail(case_id: int, s: DbSession, who: Viewer) -> dict[str, Any]:
 
 
 @router.post("/cases/{case_id}/dispatch")
-def dispatch(case_id: int, order: DispatchIn, s: DbSession, who: Supervisor) -> dict[str, Any]:
+def dispatch(case_id: RowId, order: DispatchIn, s: DbSession, who: Supervisor) -> dict[str, Any]:
     """派遣 a filed case to a department, optionally with its own deadline (logged in the note)."""
     case = s.get(Case, case_id)
     if case is None:
@@ -233,8 +239,8 @@ def dispatch(case_id: int, order: DispatchIn, s: DbSession, who: Supervisor) -> 
     note = order.note
     if order.deadline is not None:
         due = order.deadline if order.deadline.tzinfo else order.deadline.replace(tzinfo=ZoneInfo(_zone()))
-        if due <= datetime.now(UTC):
-            raise HTTPException(422, "the deadline must be in the future")
+        if not datetime.now(UTC) < due < datetime.now(UTC) + timedelta(days=366):
+            raise HTTPException(422, "the deadline must be in the future, within a year")
         case.deadline = due.astimezone(UTC)
         note = f"{note} (deadline {due.isoformat(timespec='minutes')})".strip()
     try:
@@ -267,8 +273,8 @@ def map_data(
     class_name: str | None = None,
     state: str | None = None,
     status: Annotated[str | None, Query(pattern="^(pending|confirmed|rejected)$")] = None,
-    since: date | None = None,
-    until: date | None = None,
+    since: Day = None,
+    until: Day = None,
 ) -> dict[str, Any]:
     """The map's points, newest first: cases and sightings (the polygons come from `/areas`).
 
