@@ -89,18 +89,22 @@ def summary(rows: list[CaseRow], now: datetime, since: datetime, zone: str) -> d
 
 
 def series(rows: list[CaseRow], since: datetime, now: datetime, zone: ZoneInfo) -> list[dict[str, Any]]:
-    """Per local day from `since` to `now`: cases filed, closed, and the open backlog at the end of the day."""
+    """Per local day from `since` to `now`: cases filed, closed, and the open backlog at the end of the day (filed
+    in the period and not yet closed or rejected)."""
     first, last = since.astimezone(zone).date(), now.astimezone(zone).date()
     days = [first + timedelta(days=i) for i in range((last - first).days + 1)]
     filed: dict[Any, int] = defaultdict(int)
     closed: dict[Any, int] = defaultdict(int)
+    rejected: dict[Any, int] = defaultdict(int)
     for row in rows:
         filed[row.created.astimezone(zone).date()] += 1
         if row.state == "closed":
             closed[row.updated.astimezone(zone).date()] += 1
+        elif row.state == "rejected":
+            rejected[row.updated.astimezone(zone).date()] += 1
     backlog, points = 0, []
     for day in days:
-        backlog += filed[day] - closed[day]
+        backlog += filed[day] - closed[day] - rejected[day]
         points.append({"day": day.isoformat(), "filed": filed[day], "closed": closed[day], "backlog": backlog})
     return points
 

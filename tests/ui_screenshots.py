@@ -128,7 +128,10 @@ def shoot(base: str, out: Path, settings: Settings) -> None:
 
     engine = make_engine(settings.url)
     with Session(engine) as s:
-        detail = s.exec(select(Case).where(Case.state == "closed").order_by(col(Case.id).desc())).first()
+        week_ago = datetime.now(UTC) - timedelta(days=7)  # a case with its whole history behind it
+        detail = s.exec(
+            select(Case).where(Case.state == "closed", col(Case.created) < week_ago).order_by(col(Case.id).desc())
+        ).first()
     engine.dispose()
     assert detail is not None
     out.mkdir(parents=True, exist_ok=True)
@@ -148,6 +151,12 @@ def shoot(base: str, out: Path, settings: Settings) -> None:
             for name, route in pages:
                 page.goto(f"{base}/ui/{route}")
                 page.wait_for_load_state("networkidle")
+                if name == "batch":  # a reviewer mid-way: three obvious false positives picked
+                    for tile in page.locator(".tile").all()[:3]:
+                        tile.click()
+                if name == "review-queue":  # a spot with history: garbage, the most common street event
+                    page.select_option("#class-filter", "exposed_garbage")
+                    page.wait_for_load_state("networkidle")
                 page.wait_for_timeout(400)
                 page.screenshot(path=str(out / f"{name}.png"), full_page=name in ("dashboard", "case-detail"))
             page.close()

@@ -2,15 +2,15 @@
 
 import { svg } from "./dom.js";
 
-export function lineChart(points, series, { width = 720, height = 300, label = "" } = {}) {
+export function lineChart(points, series, { width = 720, height = 380, label = "" } = {}) {
   const pad = { left: 40, right: 16, top: 16, bottom: 28 };
   const max = Math.max(1, ...points.flatMap((p) => series.map((s) => p[s.key])));
   const nice = niceMax(max);
   const x = (i) => pad.left + (i * (width - pad.left - pad.right)) / Math.max(1, points.length - 1);
   const y = (v) => height - pad.bottom - (v / nice) * (height - pad.top - pad.bottom);
   const root = svg("svg", { viewBox: `0 0 ${width} ${height}`, class: "chart", role: "img", "aria-label": label });
-  for (let i = 0; i <= 4; i++) {
-    const v = (nice * i) / 4;
+  for (let i = 0; i <= 5; i++) {
+    const v = (nice * i) / 5;
     root.append(svg("line", { x1: pad.left, x2: width - pad.right, y1: y(v), y2: y(v), class: "grid-line" }),
       svg("text", { x: pad.left - 6, y: y(v) + 4, class: "axis", "text-anchor": "end" }, Math.round(v)));
   }

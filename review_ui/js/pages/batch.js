@@ -50,7 +50,7 @@ export async function batchPage(main, { config }) {
       const tile = h("button", { type: "button", class: "tile", "data-id": item.id, "aria-pressed": "false", style: { "--c": classColor(item.class_name) },
         "aria-label": `#${item.id} ${className(item.class_name)} ${item.score.toFixed(2)}` },
         h("img", { src: evidenceUrl(item.crop_sha256), alt: "" }),
-        h("span", { class: "tile-label" }, h("i", { class: "dot" }), className(item.class_name), h("b", {}, item.score.toFixed(2))));
+        h("span", { class: "tile-label" }, h("i", { class: "dot" }), h("span", { class: "name" }, className(item.class_name)), h("b", {}, item.score.toFixed(2))));
       tile.addEventListener("click", () => toggle(tile, item.id));
       return tile;
     }));

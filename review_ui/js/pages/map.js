@@ -5,8 +5,7 @@ import { get } from "../api.js";
 import { clear, h, svg } from "../dom.js";
 import { className, classColor, stateName, t } from "../i18n.js";
 
-const W = 1000, H = 640;
-const CELL = 52; // px: points closer than this on screen merge into a cluster
+const CELL = 64; // px: points closer than this on screen merge into a cluster
 const PALETTE = ["#dbe7f6", "#e3f0e1", "#f6ead8", "#ece3f4", "#f4e0e0", "#dff1f1", "#f1f0d9"];
 const EDGE = ["#6f93c5", "#79a872", "#c79b58", "#9a7fb8", "#c47d7d", "#5fa8a8", "#a7a455"];
 
@@ -25,7 +24,7 @@ function fit(features, points, width, height) {
   const add = ([x, y]) => { x0 = Math.min(x0, x); y0 = Math.min(y0, y); x1 = Math.max(x1, x); y1 = Math.max(y1, y); };
   features.forEach((f) => rings(f).forEach((polygon) => polygon[0].forEach(([lon, lat]) => add(project(lon, lat)))));
   points.forEach(([lon, lat]) => add(project(lon, lat)));
-  if (!Number.isFinite(x0)) return { cx: project(121.47, 31.23)[0], cy: project(121.47, 31.23)[1], scale: 2 ** 20 };
+  if (!Number.isFinite(x0)) return /* nothing to fit: the city centre */ { cx: project(121.47, 31.23)[0], cy: project(121.47, 31.23)[1], scale: 2 ** 20 };
   const span = Math.max((x1 - x0) / width, (y1 - y0) / height, 1e-9);
   return { cx: (x0 + x1) / 2, cy: (y0 + y1) / 2, scale: 0.9 / span };
 }
@@ -79,6 +78,7 @@ export async function mapPage(main, { config }) {
   const filters = { class_name: "", state: "", status: "", since: "", until: "" };
   const layers = { cases: true, sightings: true };
   let tileUrl = localStorage.getItem("sw.tiles") || "";
+  let W = 1000, H = 640; // the drawing's size: the element's own, once it is on the page
   const root = svg("svg", { viewBox: `0 0 ${W} ${H}`, class: "map", tabindex: 0, role: "application", "aria-label": t("map.zoom"), "data-testid": "map" });
   const shown = h("span", { class: "muted", "data-testid": "map-shown" });
   const select = (name, options) => h("select", { name, onchange: (e) => { filters[name] = e.target.value; load(); } },
@@ -97,6 +97,11 @@ export async function mapPage(main, { config }) {
       h("input", { type: "url", value: tileUrl, placeholder: "https://tiles.example/{z}/{x}/{y}.png", "aria-label": t("map.tiles"), size: 50,
         onchange: (e) => { tileUrl = e.target.value.trim(); localStorage.setItem("sw.tiles", tileUrl); draw(); } }))));
 
+  const box = root.getBoundingClientRect();
+  if (box.width > 0 && box.height > 0) {
+    [W, H] = [Math.round(box.width), Math.round(box.height)];
+    root.setAttribute("viewBox", `0 0 ${W} ${H}`);
+  }
   const areas = await get("/api/v1/ui/areas");
   let data = { cases: [], sightings: [] };
   let view = null;
@@ -110,7 +115,7 @@ export async function mapPage(main, { config }) {
   function draw() {
     clear(root);
     const tiles = svg("g"), group = svg("g"), labels = svg("g", { class: "labels" }), points = svg("g");
-    root.append(svg("rect", { width: W, height: H, class: "sea" }), tiles, group, labels, points);
+    root.append(svg("rect", { width: W, height: H, class: "sea" }), tiles, group, points, labels);
     if (tileUrl) drawTiles(tiles);
     const toScreen = drawAreas(group, labels, areas, view, W, H, { streetLabels: view.scale > 2 ** 18 });
     const items = [];
@@ -152,7 +157,7 @@ export async function mapPage(main, { config }) {
 
   function cluster(group) {
     const x = group.reduce((a, i) => a + i.xy[0], 0) / group.length, y = group.reduce((a, i) => a + i.xy[1], 0) / group.length;
-    const r = Math.min(26, 11 + Math.log2(group.length) * 3);
+    const r = Math.min(22, 10 + Math.log2(group.length) * 2.5);
     const counts = {};
     group.forEach((i) => { counts[i.cls] = (counts[i.cls] || 0) + 1; });
     const main = Object.entries(counts).sort((a, b) => b[1] - a[1])[0][0];
