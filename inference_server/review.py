@@ -91,7 +91,7 @@ def spot_context(session: Session, sighting: Sighting, cases_m: float = 100, spo
     )
     near_cases = [
         {"id": c.id, "class_name": c.class_name, "state": c.state, "deadline": c.deadline.isoformat(),
-         "overdue": _aware(c.deadline) < now, "distance_m": round(metres, 1)}
+         "overdue": as_utc(c.deadline) < now, "distance_m": round(metres, 1)}
         for metres, c in distances[:5]
         if metres <= cases_m
     ]  # fmt: skip
@@ -114,10 +114,11 @@ def spot_context(session: Session, sighting: Sighting, cases_m: float = 100, spo
     }  # fmt: skip
 
 
-def with_context(session: Session, sighting: Sighting) -> dict[str, Any]:
-    """The sighting as the API shows it, with `context` (nearby open cases, earlier sightings of the spot)."""
+def with_context(session: Session, sighting: Sighting, context: bool = True) -> dict[str, Any]:
+    """The sighting as the API shows it, with its standing decision, its case and (unless `context` is False)
+    `context`: the open cases nearby and earlier sightings of the spot."""
     shown = SightingPublic.model_validate(sighting).model_dump(mode="json")
-    shown["context"] = spot_context(session, sighting)
+    shown["context"] = spot_context(session, sighting) if context else None
     decision = session.exec(
         select(ReviewDecision)
         .where(ReviewDecision.sighting_id == sighting.id, col(ReviewDecision.undone).is_(None))
@@ -199,5 +200,6 @@ def reject_many(session: Session, ids: list[int], user_id: int, note: str) -> tu
     return rejected, skipped
 
 
-def _aware(moment: datetime) -> datetime:
+def as_utc(moment: datetime) -> datetime:
+    """`moment` as an aware datetime (SQLite hands back naive UTC ones)."""
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

@@ -197,8 +197,7 @@ def case_board(
 
 
 def _overdue(case: Case, now: datetime) -> bool:
-    due = case.deadline if case.deadline.tzinfo else case.deadline.replace(tzinfo=UTC)
-    return case.state in review.OPEN_STATES and due < now
+    return case.state in review.OPEN_STATES and review.as_utc(case.deadline) < now
 
 
 def _case_card(case: Case, now: datetime) -> dict[str, Any]:
@@ -224,7 +223,7 @@ def case_detail(case_id: RowId, s: DbSession, who: Viewer) -> dict[str, Any]:
         "state_zh": STATES[case.state],
         "events": [{**e.model_dump(mode="json"), "username": names.get(e.user_id or 0)} for e in events],
         "photos": [{**p.model_dump(mode="json"), "username": names.get(p.user_id)} for p in photos],
-        "sightings": [review.with_context(s, row) | {"context": None} for row in sightings],
+        "sightings": [review.with_context(s, row, context=False) for row in sightings],
         "actions": sorted(TRANSITIONS[case.state]) if may_act else [],
         "may_upload": may_act,
     }
@@ -313,7 +312,7 @@ def map_data(
     sighting_rows = s.execute(sightings.order_by(col(Sighting.id).desc()).limit(MAP_LIMIT)).all()
     return {
         "cases": [
-            [i, lat, lon, name, state, state in review.OPEN_STATES and review._aware(due) < now]
+            [i, lat, lon, name, state, state in review.OPEN_STATES and review.as_utc(due) < now]
             for i, lat, lon, name, state, due in case_rows
         ],
         "sightings": [list(row) for row in sighting_rows],
