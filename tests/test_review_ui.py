@@ -188,7 +188,7 @@ def test_supervisor_takes_the_case_to_closed_and_the_timeline_names_everyone(ser
 
 
 def test_english_and_the_other_pages_render(server, browser) -> None:  # type: ignore[no-untyped-def]
-    base, _, _ = server
+    base, _, rows = server
     page = sign_in(browser, base, "admin")
     page.get_by_role("button", name="English").click()
     page.wait_for_selector("text=Review queue")
@@ -197,4 +197,14 @@ def test_english_and_the_other_pages_render(server, browser) -> None:  # type: i
         page.goto(f"{base}/ui/{route}")
         page.wait_for_selector(marker)
     assert page.locator("html").get_attribute("lang") == "en"
+    page.goto(f"{base}/ui/#/review/{rows[0]['id']}")  # a link from the map: decided already, so read-only
+    page.wait_for_selector(f"[data-testid=stage][data-sighting='{rows[0]['id']}']")
+    assert page.locator(".decided").inner_text().startswith("Decided") and page.get_by_test_id("confirm").count() == 0
+    # batch mode: pick the last pending sighting's crop and reject it with R
+    page.goto(f"{base}/ui/#/batch")
+    page.locator(f".tile[data-id='{rows[3]['id']}']").click()
+    assert page.get_by_test_id("selected").inner_text().endswith("1")
+    page.keyboard.press("r")
+    page.wait_for_selector(".tile", state="detached")
+    assert page.request.get(f"{base}/api/v1/ui/sightings/{rows[3]['id']}").json()["status"] == "rejected"
     page.close()

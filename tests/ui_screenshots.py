@@ -39,6 +39,15 @@ DEPARTMENTS = ["街道城管中队", "环卫所", "区绿化市容局", "市容�
 # the state a case ends in, by age in days: older cases are mostly closed
 FINAL = [("closed", 0.88), ("verifying", 0.02), ("handling", 0.03), ("dispatched", 0.01), ("rejected", 0.06)]
 STEPS = ["dispatched", "handling", "verifying", "closed"]
+# what shows that a page has its data (a hash change alone makes no request to wait for)
+READY = {
+    "review-queue": "[data-testid=stage]",
+    "batch": ".tile",
+    "case-board": ".case-card",
+    "case-detail": "[data-testid=timeline] li",
+    "map": "[data-testid=map] path.area",
+    "dashboard": ".kpi",
+}
 
 
 def token(http: httpx.Client, who: str) -> dict[str, str]:
@@ -123,6 +132,18 @@ def backdate(settings: Settings, rng: random.Random) -> None:
     engine.dispose()
 
 
+def busy_spot(base: str) -> int | None:
+    """A pending sighting whose spot has an open case nearby and earlier sightings: the queue at its most useful."""
+    with httpx.Client(base_url=base, timeout=30) as http:
+        reviewer = token(http, "reviewer")
+        pending = http.get("/api/v1/review/queue", params={"limit": 500}, headers=reviewer).json()
+        for row in pending:
+            context = http.get(f"/api/v1/ui/sightings/{row['id']}", headers=reviewer).json()["context"]
+            if context["cases"] and len(context["earlier"]) >= 2 and row["class_name"] == "exposed_garbage":
+                return int(row["id"])
+    return None
+
+
 def shoot(base: str, out: Path, settings: Settings) -> None:
     from playwright.sync_api import sync_playwright
 
@@ -138,7 +159,7 @@ def shoot(base: str, out: Path, settings: Settings) -> None:
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         for who, pages in (
-            ("reviewer", [("review-queue", "#/review"), ("batch", "#/batch")]),
+            ("reviewer", [("review-queue", f"#/review/{busy_spot(base) or ''}"), ("batch", "#/batch")]),
             ("supervisor", [("case-board", "#/cases"), ("case-detail", f"#/cases/{detail.id}"), ("map", "#/map"),
                             ("dashboard", "#/dashboard")]),
         ):  # fmt: skip
@@ -150,15 +171,15 @@ def shoot(base: str, out: Path, settings: Settings) -> None:
             page.wait_for_selector(".topbar nav a")
             for name, route in pages:
                 page.goto(f"{base}/ui/{route}")
+                page.wait_for_selector(READY[name])
                 page.wait_for_load_state("networkidle")
                 if name == "batch":  # a reviewer mid-way: three obvious false positives picked
                     for tile in page.locator(".tile").all()[:3]:
                         tile.click()
-                if name == "review-queue":  # a spot with history: garbage, the most common street event
-                    page.select_option("#class-filter", "exposed_garbage")
-                    page.wait_for_load_state("networkidle")
                 page.wait_for_timeout(400)
-                page.screenshot(path=str(out / f"{name}.png"), full_page=name in ("dashboard", "case-detail"))
+                page.screenshot(
+                    path=str(out / f"{name}.png"), full_page=name in ("dashboard", "case-detail", "review-queue")
+                )
             page.close()
         browser.close()
 

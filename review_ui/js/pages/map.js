@@ -74,7 +74,7 @@ export function spotMap(areas, c) {
   return h("div", {}, root, h("p", { class: "muted small" }, `${c.lat.toFixed(5)}, ${c.lon.toFixed(5)}`));
 }
 
-export async function mapPage(main, { config }) {
+export async function mapPage(main, { config, may }) {
   const filters = { class_name: "", state: "", status: "", since: "", until: "" };
   const layers = { cases: true, sightings: true };
   let tileUrl = localStorage.getItem("sw.tiles") || "";
@@ -151,8 +151,9 @@ export async function mapPage(main, { config }) {
         svg("title", {}, `${t("common.case")} #${item.id} · ${className(item.cls)} · ${stateName(item.state)}${item.overdue ? ` · ${t("common.overdue")}` : ""}`));
       return node;
     }
-    return svg("circle", { cx: x, cy: y, r: 5, fill: classColor(item.cls), stroke: "#fff", "stroke-width": 1.5, opacity: item.status === "rejected" ? 0.45 : 0.95 },
+    const dot = svg("circle", { cx: x, cy: y, r: 5, fill: classColor(item.cls), stroke: "#fff", "stroke-width": 1.5, opacity: item.status === "rejected" ? 0.45 : 0.95 },
       svg("title", {}, `${t("common.sighting")} #${item.id} · ${className(item.cls)} · ${t(`map.status.${item.status}`)}`));
+    return may("reviewer") ? svg("a", { href: `#/review/${item.id}` }, dot) : dot;
   }
 
   function cluster(group) {

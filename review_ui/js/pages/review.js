@@ -25,7 +25,7 @@ function preloadItem(item) {
   preload(item.crop_sha256);
 }
 
-export async function reviewPage(main, { config }) {
+export async function reviewPage(main, { config, args }) {
   const filters = { order: sessionStorage.getItem("sw.order") || "score", class_name: "" };
   const s = { current: null, upcoming: [], history: [], at: null, skipped: [], pending: 0, refill: null, legend: true };
   const view = h("div", { class: "review-body" });
@@ -204,6 +204,13 @@ export async function reviewPage(main, { config }) {
   }
 
   document.addEventListener("keydown", onKey);
+  const linked = Number(args?.[0]); // #/review/<id>: that sighting first (from the map), read-only once decided
+  if (linked) {
+    const item = await get(`/api/v1/ui/sightings/${linked}`);
+    preloadItem(item);
+    if (item.status === "pending") s.current = item;
+    else s.at = { index: s.history.length, item };
+  }
   await fill();
   await render();
   return () => document.removeEventListener("keydown", onKey);
