@@ -40,7 +40,15 @@ from inference_server.deps import (
     session,
     user,
 )
-from inference_server.evidence import EvidenceError, check_evidence, evidence_path, store, store_file, sweep_incoming
+from inference_server.evidence import (
+    EvidenceError,
+    check_evidence,
+    evidence_path,
+    store,
+    store_file,
+    store_many,
+    sweep_incoming,
+)
 from inference_server.geo import load_areas, locate
 from inference_server.settings import Settings
 from inference_server.tables import (
@@ -570,8 +578,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 continue
             accepted.append((answer, sighting_row(record, record.sighting_id, metadata_sha, sender.id or 0)))
             accepted_keys.add(record.sighting_id)
-        for sha in checked:
-            store(settings.evidence_dir, sha, files[sha])
+        store_many(settings.evidence_dir, {sha: files[sha] for sha in checked})
         if accepted:
             s.add_all(row for _, row in accepted)
             try:
