@@ -581,13 +581,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         store_many(settings.evidence_dir, {sha: files[sha] for sha in checked})
         if accepted:
             s.add_all(row for _, row in accepted)
+            s.expire_on_commit = False  # the rows hold what was written (ids from the insert): no re-reads
             try:
                 s.commit()
             except IntegrityError:  # a concurrent request stored some of these keys: one at a time instead
                 s.rollback()
                 return one_by_one(s, [(answer, row) for answer, row in accepted])
             for answer, row in accepted:
-                s.refresh(row)
                 answer.status, answer.sighting = 201, SightingPublic.model_validate(row)
                 metrics.ingested.labels(class_name=row.class_name).inc()
         return answers
