@@ -241,9 +241,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         response: Response,
         s: Annotated[Session, Depends(session)],
         _: Annotated[User, Depends(user)],
+        authorization: Annotated[str | None, Header()] = None,
         sw_session: Annotated[str | None, Cookie()] = None,
     ) -> None:
-        if sw_session:
+        """Sign out: the credential this request used (bearer token or session cookie) stops working."""
+        if authorization and authorization.startswith("Bearer "):
+            auth.revoke(s, authorization.removeprefix("Bearer "))
+        elif sw_session:
             auth.revoke(s, sw_session)
         response.delete_cookie(SESSION_COOKIE)
         response.delete_cookie(CSRF_COOKIE)
