@@ -26,7 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, func, select, text
 
-from inference_server import auth
+from inference_server import auth, runs
 from inference_server.cases import STATES, TransitionError, file_or_attach, transition
 from inference_server.db import create_schema, make_engine
 from inference_server.deps import (
@@ -50,6 +50,7 @@ from inference_server.evidence import (
     sweep_incoming,
 )
 from inference_server.geo import load_areas, locate
+from inference_server.runs import RunIds
 from inference_server.settings import Settings
 from inference_server.tables import (
     Case,
@@ -153,6 +154,7 @@ class SightingIn(BaseModel):
     crop: EvidenceIn
     source: str = ""
     model: str = ""
+    run: str = Field(default="", max_length=200, description="the device's name for its patrol run, if any")
 
     @field_validator("class_name")
     @classmethod
@@ -185,6 +187,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(title="StreetWatch", version="0.1.0", lifespan=lifespan)
     app.state.settings, app.state.engine = settings, engine
     app.state.secret = server_secret(settings.data_dir, settings.secret_key)
+    app.state.run_ids = run_ids = RunIds()
+    app.include_router(runs.router)
 
     @app.middleware("http")
     async def limit_upload_size(request: Request, call_next: Any) -> Any:
@@ -492,6 +496,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         store(settings.evidence_dir, frame_sha, frame_bytes)
         store(settings.evidence_dir, crop_sha, crop_bytes)
         row = sighting_row(record, key, metadata_sha, device_id)
+        if record.run:
+            row.run_id = run_ids.get(engine, device_id, record.run)
+            runs.count_sightings(s, row.run_id, [record.best_time])
         s.add(row)
         try:
             s.commit()
@@ -545,6 +552,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         accepted: list[tuple[BatchItemOut, Sighting]] = []
         checked: set[str] = set()
         accepted_keys: set[str] = set()
+        accepted_records: list[SightingIn] = []
         keys = [item.get("sighting_id") if isinstance(item, dict) else None for item in raw]
         stored = {
             row.idempotency_key: row
@@ -581,9 +589,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 answer.error = str(error)
                 continue
             accepted.append((answer, sighting_row(record, record.sighting_id, metadata_sha, sender.id or 0)))
+            accepted_records.append(record)
             accepted_keys.add(record.sighting_id)
         store_many(settings.evidence_dir, {sha: files[sha] for sha in checked})
         if accepted:
+            per_run: dict[int, list[float]] = {}
+            for item, (_, row) in zip(accepted_records, accepted, strict=True):
+                if item.run:
+                    row.run_id = run_ids.get(engine, sender.id or 0, item.run)
+                    per_run.setdefault(row.run_id, []).append(item.best_time)
+            for run_id, times in per_run.items():
+                runs.count_sightings(s, run_id, times)
             s.add_all(row for _, row in accepted)
             s.expire_on_commit = False  # the rows hold what was written (ids from the insert): no re-reads
             try:
@@ -600,6 +616,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         """After a batch's commit lost a race on some keys: each sighting on its own, as a single post would."""
         for answer, row in accepted:
             fresh = Sighting.model_validate(row.model_dump(exclude={"id"}))
+            if fresh.run_id is not None:
+                runs.count_sightings(s, fresh.run_id, [fresh.best_time])
             s.add(fresh)
             try:
                 s.commit()

@@ -6,6 +6,7 @@ import json
 import logging
 import random
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -350,6 +351,7 @@ def inspect(
         SightingSettings(min_hits=min_hits, project_m=project_m),
         locate,
         str(video),
+        run=f"{video.name}@{start_time:.0f}",  # the same video and start is the same run when inspected again
     )
 
     from vision.outbox import Outbox, Sender
@@ -380,9 +382,18 @@ def inspect(
         lines.close()
     sent = None
     if outbox is not None and server:
-        Sender(outbox.path, server, api_key=api_key).send_pending(outbox)
+        sender = Sender(outbox.path, server, api_key=api_key)
+        sender.send_pending(outbox)
         sent = outbox.counts()
         outbox.close()
+        ended = start_time + source.stats.read / source.fps if source.fps else None
+        driven = None
+        if track is not None and ended is not None:  # the span the video covers, within the track
+            driven = track.distance_between(max(start_time, track.start), min(max(ended, start_time), track.end))
+        sender.report_run(aggregator.run, {
+            "started": start_time, "ended": ended, "distance_m": round(driven, 1) if driven is not None else None,
+            "frames_analysed": stats.frames, "source": str(video),
+        })  # fmt: skip
     summary = {
         "video": str(video),
         "gps": str(gps) if gps else None,
@@ -449,7 +460,13 @@ def edge(
     sending = threading.Thread(target=sender.run, daemon=True) if sender else None
     if sending:
         sending.start()
-    aggregator = SightingAggregator(evidence, detector.class_names, SightingSettings(min_hits=min_hits), source=source)
+    from vision.frames import without_credentials
+
+    shown = without_credentials(source)  # camera passwords stay out of sightings and the server's database
+    run = f"{shown[:150]}@{datetime.now(UTC):%Y-%m-%dT%H:%M:%SZ}"  # one run per start of this edge process
+    aggregator = SightingAggregator(
+        evidence, detector.class_names, SightingSettings(min_hits=min_hits), source=shown, run=run
+    )
 
     def enqueue(sighting: Sighting) -> None:
         queue.put(sighting)  # durable before we go on

@@ -20,7 +20,7 @@ from inference_server.app import add_device, create_app
 from inference_server.db import make_engine
 from inference_server.evidence import evidence_path
 from inference_server.settings import Settings
-from inference_server.tables import Sighting
+from inference_server.tables import PatrolRun, Sighting
 from tests import postgres
 from tests.test_outbox import make_sightings
 from vision.outbox import Outbox, Pending, Sender
@@ -219,3 +219,34 @@ def test_a_batch_stores_each_sighting_once_and_answers_for_each(client, settings
     assert http.post("/api/v1/sightings/batch", data={"sightings": "[]"}, files=files,
                      headers={"X-API-Key": key}).status_code == 422  # fmt: skip
     assert http.post("/api/v1/sightings/batch", data=body, files=files).status_code == 401
+
+
+def test_sightings_count_into_their_patrol_run_and_the_device_reports_its_summary(
+    client, settings: Settings, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    http, key = client
+    sightings = make_sightings(tmp_path / "ev", 3)
+    records = [{**json.loads(s.to_json()), "run": "drive-0712@1790000000"} for s in sightings]
+    alone = records[0]
+    files = {k: (f"{k}.jpg", Path(getattr(sightings[0], k).path).read_bytes(), "image/jpeg") for k in ("frame", "crop")}
+    first = http.post("/api/v1/sightings", data={"metadata": json.dumps(alone)}, files=files,
+                      headers={"X-API-Key": key, "Idempotency-Key": alone["sighting_id"]})  # fmt: skip
+    assert first.status_code == 201 and first.json()["run_id"] is not None
+    evidence = [("evidence", (f"{i}.jpg", Path(p.path).read_bytes(), "image/jpeg"))
+                for i, s in enumerate(sightings[1:]) for p in (s.frame, s.crop)]  # fmt: skip
+    batch = http.post("/api/v1/sightings/batch", data={"sightings": json.dumps(records[1:] + records[:1])},
+                      files=evidence, headers={"X-API-Key": key}).json()  # fmt: skip
+    assert [a["status"] for a in batch] == [201, 201, 200]  # the repeat does not count twice
+    assert {a["sighting"]["run_id"] for a in batch} == {first.json()["run_id"]}
+    summary = {"started": 1_790_000_000.0, "ended": 1_790_000_600.0, "distance_m": 4210.5, "frames_analysed": 3000}
+    reported = http.put("/api/v1/runs/drive-0712@1790000000", json=summary, headers={"X-API-Key": key})
+    assert reported.status_code == 200, reported.text
+    assert http.put("/api/v1/runs/x", json={"distance_m": -1}, headers={"X-API-Key": key}).status_code == 422
+    assert http.put("/api/v1/runs/x", json=summary).status_code == 401
+    engine = make_engine(settings.url)
+    with Session(engine) as s:
+        (run,) = s.exec(select(PatrolRun)).all()
+    engine.dispose()
+    times = [r["best_time"] for r in records]
+    assert run.sightings == 3 and run.first_time == min(times) and run.last_time == max(times)
+    assert run.distance_m == 4210.5 and run.frames_analysed == 3000 and run.key == "drive-0712@1790000000"

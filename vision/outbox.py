@@ -25,6 +25,7 @@ import sqlite3
 import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 import uuid
 from dataclasses import dataclass
@@ -237,6 +238,23 @@ class Sender:
             elif 400 <= status < 500:
                 outcomes[answer["key"]] = f"HTTP {status}: {answer.get('error', '')}"[:500]
         return outcomes
+
+    def report_run(self, key: str, summary: dict[str, object]) -> bool:
+        """Send a patrol run's summary (`PUT /api/v1/runs/{key}`); False if the server could not take it now."""
+        base = self.url.rstrip("/").removesuffix("/sightings")
+        request = urllib.request.Request(
+            f"{base}/runs/{urllib.parse.quote(key, safe='')}",
+            data=json.dumps(summary).encode(),
+            method="PUT",
+            headers={"Content-Type": "application/json", "X-API-Key": self.api_key},
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout) as response:
+                response.read()
+            return True
+        except (urllib.error.URLError, TimeoutError, ConnectionError, OSError) as error:
+            logger.warning("could not send the summary of run %s: %s", key, error)
+            return False
 
     def run(self, interval: float = 2.0) -> None:
         """Send in a loop with exponential backoff while the server is down; returns after `stop()`."""

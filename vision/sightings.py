@@ -65,6 +65,7 @@ class Sighting:
     location: Location | None
     source: str
     confidences: list[float] = field(repr=False)
+    run: str = ""  # the patrol run (drive or camera session) it was seen on
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), ensure_ascii=False)
@@ -103,7 +104,9 @@ class SightingAggregator:
         settings: SightingSettings = SightingSettings(),
         locate: Callable[[float], Location | None] | None = None,
         source: str = "",
+        run: str = "",
     ) -> None:
+        self.run = run
         self.evidence_dir = evidence_dir
         self.class_names = class_names
         self.settings = settings
@@ -169,6 +172,7 @@ class SightingAggregator:
             location=location,
             source=self.source,
             confidences=[round(v, 4) for v in c.confidences],
+            run=self.run,
         )
 
     def _write(self, name: str, image: ImageArray) -> Evidence:
