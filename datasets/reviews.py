@@ -83,7 +83,9 @@ def build_review_dataset(
         if record.positive and record.class_name not in class_names:
             raise ValueError(f"decision {record.decision_id}: class {record.class_name!r} not in {class_names}")
         by_frame.setdefault(record.frame_sha256, []).append(record)
-    entries, refused, kept_ids = [], [], []
+    entries: list[ManifestEntry] = []
+    refused: list[dict[str, object]] = []
+    kept_ids: list[int] = []
     for sha, group in sorted(by_frame.items()):
         ids = [r.decision_id for r in group]
         data = _verified_bytes(group[0], sha)

@@ -26,7 +26,7 @@ from fastapi.responses import FileResponse
 
 from inference_server.deps import device, role
 from inference_server.tables import Device, User
-from models.registry import ModelFormat, current_model, load_detector, model_card
+from models.registry import ModelFormat, current_model, load_detector, versioned
 from models.registry import model_file as registry_file
 from models.versions import list_versions, read_card, verify_files
 from vision.detector import Detector
@@ -38,9 +38,7 @@ SERVED_FILES = ("model.onnx", "model.int8.onnx")
 
 def full_reference(reference: str) -> str:
     """`name@version` for a zoo name or a registered reference."""
-    if "@" in reference or Path(reference).suffix in (".onnx", ".pt"):
-        return reference
-    return f"{reference}@{model_card(reference).get('version', '')}"
+    return reference if Path(reference).suffix in (".onnx", ".pt") else versioned(reference)
 
 
 def model_folder(reference: str) -> Path:

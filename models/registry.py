@@ -43,6 +43,13 @@ def current_model() -> str:
     return versions.promoted_reference() or DEFAULT_MODEL
 
 
+def versioned(reference: str) -> str:
+    """`name@version` for a zoo name (its card's version) or an already versioned reference."""
+    if "@" in reference:
+        return reference
+    return f"{reference}@{model_card(reference).get('version', '')}"
+
+
 def model_card(name: str) -> dict[str, Any]:
     """The model's card.json: provenance, licence, classes, training data, metrics, speed. `name` or `name@version`."""
     card = _model_dir(name) / "card.json"

@@ -14,6 +14,7 @@ import typer
 
 from datasets.sources import IMAGE_SUFFIXES, REPO_ROOT, list_images
 from models.registry import COCO_MODEL, DEFAULT_MODEL, ModelFormat, load_detector, model_file
+from streetwatch import retraining
 from vision.detector import Detector
 from vision.errors import StreetWatchError
 from vision.images import load_image
@@ -558,3 +559,6 @@ def db_upgrade() -> None:
     engine = make_engine(settings.url)
     create_schema(engine)
     typer.echo(f"{engine.url.render_as_string(hide_password=True)}: schema at revision {current_revision(engine)}")
+
+
+retraining.register(app, dataset_app)  # dataset from-reviews, retrain, models list / promote / rollback
