@@ -26,7 +26,7 @@ def _fail(error: Exception) -> typer.Exit:
 
 
 def parse_since(value: str | None) -> datetime | None:
-    """An ISO date/time (UTC unless it says otherwise) or Unix seconds, as a naive UTC datetime (the DB's form)."""
+    """An ISO date/time (UTC unless it says otherwise) or Unix seconds, as an aware UTC datetime."""
     if not value:
         return None
     try:
@@ -36,9 +36,7 @@ def parse_since(value: str | None) -> datetime | None:
             moment = datetime.fromisoformat(value)
         except ValueError as error:
             raise typer.BadParameter(f"--since: expected an ISO date/time or Unix seconds, got {value!r}") from error
-    if moment.tzinfo is not None:
-        moment = moment.astimezone(UTC)
-    return moment.replace(tzinfo=None)
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def export_reviews(since: str | None, parent: Path, out: Path, benchmark_share: float) -> Path:
