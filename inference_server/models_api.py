@@ -5,7 +5,7 @@ to one model (`STREETWATCH_MODEL`), it follows the registry's current model (`mo
 at most once per `check_seconds` it looks at the pointer, and when it changed it verifies the new version's files
 against their card's sha256, loads it, and only then swaps the reference in one assignment. A request already
 running keeps the detector it took; a version whose files do not verify or load is refused (logged, remembered)
-and the old one keeps serving.
+and the old one keeps serving (at start, with nothing served yet, the zoo default).
 
 Edge devices poll `GET /api/v1/models/current` (the reference and each file's sha256 and size), download a changed
 file from `GET /api/v1/models/{reference}/files/{file}` and check its sha256 before they use it
@@ -26,7 +26,7 @@ from fastapi.responses import FileResponse
 
 from inference_server.deps import device, role
 from inference_server.tables import Device, User
-from models.registry import ModelFormat, current_model, load_detector, versioned
+from models.registry import DEFAULT_MODEL, ModelFormat, current_model, load_detector, versioned
 from models.registry import model_file as registry_file
 from models.versions import list_versions, read_card, verify_files
 from vision.detector import Detector
@@ -75,8 +75,11 @@ class ServedModel:
                     verify_files(model_folder(wanted))
                 detector = load_detector(wanted)
             except (StreetWatchError, OSError, ValueError, KeyError) as error:
-                if self._loaded is None:
-                    raise
+                if self._loaded is None:  # nothing serves yet: the shipped default, unless pinned to this one
+                    if self.pinned or wanted == versioned(DEFAULT_MODEL):
+                        raise
+                    logger.error("model %s refused, starting on the zoo default: %s", wanted, error)
+                    self._loaded = (load_detector(DEFAULT_MODEL), versioned(DEFAULT_MODEL))
                 self._refused.add(wanted)
                 logger.error("model %s refused, %s keeps serving: %s", wanted, self._loaded[1], error)
                 return self._loaded

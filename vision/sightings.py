@@ -65,6 +65,7 @@ class Sighting:
     location: Location | None
     source: str
     confidences: list[float] = field(repr=False)
+    model: str = ""  # name@version of the model that produced it (the server records it per sighting)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), ensure_ascii=False)
@@ -110,6 +111,7 @@ class SightingAggregator:
         self.locate = locate
         self.source = source
         self._live: dict[int, _Candidate] = {}
+        self.model = ""  # set (and updated on a hot swap) by whoever runs the detector
         self.dropped_short_tracks = 0
         evidence_dir.mkdir(parents=True, exist_ok=True)
 
@@ -169,6 +171,7 @@ class SightingAggregator:
             location=location,
             source=self.source,
             confidences=[round(v, 4) for v in c.confidences],
+            model=self.model,
         )
 
     def _write(self, name: str, image: ImageArray) -> Evidence:
