@@ -107,7 +107,7 @@ def served_model(request: Request, _: Annotated[Device, Depends(device)]) -> dic
 
 @router.get("/{reference}/files/{name}")
 def version_file(
-    reference: Annotated[str, PathParam(pattern=r"^[A-Za-z0-9._-]+@[A-Za-z0-9._+-]+$")],
+    reference: Annotated[str, PathParam(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*@[A-Za-z0-9][A-Za-z0-9._+-]*$")],
     name: Annotated[str, PathParam(pattern=r"^model(\.int8)?\.onnx$")],
     _: Annotated[Device, Depends(device)],
 ) -> FileResponse:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -27,6 +28,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 REGISTRY_ENV = "STREETWATCH_REGISTRY_DIR"
 CURRENT_FILE = "current.json"
 MODEL_FILES = ("model.pt", "model.onnx", "model.int8.onnx")
+SAFE_PART = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*$")
 STATUSES = ("candidate", "promoted", "rejected", "rolled_back")
 
 
@@ -38,8 +40,8 @@ def registry_dir() -> Path:
 def version_dir(reference: str, root: Path | None = None) -> Path | None:
     """The folder of a registered `name@version`, or None when the registry does not hold it."""
     name, _, version = reference.partition("@")
-    if not version:
-        return None
+    if not version or not (SAFE_PART.match(name) and SAFE_PART.match(version)):
+        return None  # also keeps "..", "/" and the like out of the path
     folder = (root or registry_dir()) / name / version
     return folder if (folder / "card.json").is_file() else None
 
