@@ -220,7 +220,7 @@ def write_comparison(
         f"{candidate.review_threshold}.", "", *rows, "",
         f"Mean AP50 over compared classes: current {fmt(decision.current_mean)}, "
         f"candidate {fmt(decision.candidate_mean)}.", "",
-        "Speed (ONNX fp32, median ms per benchmark image, this machine): "
+        "Speed (ONNX fp32 at each model's own input size, median ms per benchmark image, this machine): "
         + ", ".join(f"{k} {v:.1f} ms" for k, v in speed.items()), "",
         f"Gate: {verdict}", "",
     ])  # fmt: skip
