@@ -10,7 +10,6 @@ import hashlib
 import io
 import json
 import logging
-import threading
 import time
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -27,6 +26,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, func, select, text
 
 from inference_server import auth, runs
+from inference_server.active_learning import ActiveLearningConfig, ServerRescorer
+from inference_server.active_learning import informative_queue as rank_informative
 from inference_server.cases import STATES, TransitionError, file_or_attach, transition
 from inference_server.db import create_schema, make_engine
 from inference_server.deps import (
@@ -50,6 +51,8 @@ from inference_server.evidence import (
     sweep_incoming,
 )
 from inference_server.geo import load_areas, locate
+from inference_server.models_api import ServedModel
+from inference_server.models_api import router as models_router
 from inference_server.runs import RunIds
 from inference_server.settings import Settings
 from inference_server.tables import (
@@ -268,7 +271,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         district: str | None = None,
         min_score: Annotated[float, Query(ge=0, le=1)] = 0.0,
         since: float | None = None,
-        order: Annotated[str, Query(pattern="^(score|time|oldest)$")] = "score",
+        order: Annotated[str, Query(pattern="^(score|time|oldest|informative)$")] = "score",
         limit: Annotated[int, Query(ge=1, le=500)] = 50,
     ) -> Any:
         query = select(Sighting).where(Sighting.status == "pending", Sighting.score >= min_score)
@@ -278,6 +281,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             query = query.where(Sighting.district == district)
         if since is not None:
             query = query.where(Sighting.best_time >= since)
+        if order == "informative":  # active learning (inference_server.active_learning)
+            return informative_queue(s, query, limit)
         ordering = {
             "score": (col(Sighting.score).desc(), col(Sighting.id)),
             "time": (col(Sighting.best_time).desc(), col(Sighting.id)),
@@ -510,6 +515,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         metrics.ingested.labels(class_name=row.class_name).inc()
         return row
 
+    served = app.state.served = ServedModel(settings.model)  # follows the promoted model (hot swap)
+    rescorer = ServerRescorer(served.current, settings.evidence_dir)
+    app.include_router(models_router)
+
+    def informative_queue(s: Session, query: Any, limit: int) -> Any:
+        config = ActiveLearningConfig.model_validate(settings.active_learning)
+        return rank_informative(s, query, limit, settings.review_threshold, config, rescorer)
+
     def sighting_row(record: SightingIn, key: str, metadata_sha: str, device_id: int) -> Sighting:
         location = record.location
         district, street = locate(areas, location.lat if location else None, location.lon if location else None)
@@ -634,17 +647,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             metrics.ingested.labels(class_name=fresh.class_name).inc()
         return [answer for answer, _ in accepted]
 
-    detector_lock = threading.Lock()
-    loaded: dict[str, Any] = {}
-
     def server_detector() -> Any:
-        with detector_lock:
-            if "detector" not in loaded:
-                from models.registry import DEFAULT_MODEL, load_detector
-
-                loaded["detector"] = load_detector(settings.model or DEFAULT_MODEL)
-                loaded["name"] = settings.model or DEFAULT_MODEL
-            return loaded["detector"]
+        return served.current()[0]
 
     @app.post("/api/v1/frames", status_code=201, response_model=list[SightingPublic])
     def ingest_frame(
@@ -667,7 +671,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             pixels = decode_image(data, limits, "image")
         except ImageError as error:
             raise unprocessable(str(error)) from error
-        detector = server_detector()
+        detector, model_reference = served.current()  # the pair: a swap mid-request cannot mislabel its sightings
         found = detector.detect(pixels)
         names, known = detector.class_names, set(load_taxonomy().names)
         district, street = locate(areas, meta.lat, meta.lon)
@@ -690,7 +694,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 idempotency_key=f"{idempotency_key}#{index}", metadata_sha256=metadata_sha,
                 device_id=sender.id or 0, class_name=name, score=float(found.confidence[index]), frames=1,
                 first_time=meta.time, last_time=meta.time, best_time=meta.time, box=box, lat=meta.lat, lon=meta.lon,
-                heading_deg=meta.heading_deg, model=loaded["name"], source="server detector",
+                heading_deg=meta.heading_deg, model=model_reference, source="server detector",
                 frame_sha256=frame_sha, crop_sha256=crop_sha, district=district, street=street,
             ))  # fmt: skip
         if not rows:  # remember that this frame was processed and held nothing, so a retry is answered the same
@@ -714,7 +718,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     def save_video_sighting(s: Session, job: VideoJob, sighting: Any, key: str) -> None:
         record_json = sighting.to_json()
-        record = SightingIn.model_validate_json(record_json).model_copy(update={"model": loaded.get("name", "")})
+        record = SightingIn.model_validate_json(record_json).model_copy(update={"model": served.current()[1]})
         save(s, job.device_id, key, record_json, record, Path(sighting.frame.path).read_bytes(),
              Path(sighting.crop.path).read_bytes())  # fmt: skip
 

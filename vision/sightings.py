@@ -66,6 +66,7 @@ class Sighting:
     source: str
     confidences: list[float] = field(repr=False)
     run: str = ""  # the patrol run (drive or camera session) it was seen on
+    model: str = ""  # name@version of the model that produced it (the server records it per sighting)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), ensure_ascii=False)
@@ -113,6 +114,7 @@ class SightingAggregator:
         self.locate = locate
         self.source = source
         self._live: dict[int, _Candidate] = {}
+        self.model = ""  # set (and updated on a hot swap) by whoever runs the detector
         self.dropped_short_tracks = 0
         evidence_dir.mkdir(parents=True, exist_ok=True)
 
@@ -173,6 +175,7 @@ class SightingAggregator:
             source=self.source,
             confidences=[round(v, 4) for v in c.confidences],
             run=self.run,
+            model=self.model,
         )
 
     def _write(self, name: str, image: ImageArray) -> Evidence:
