@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import cv2
-import numpy as np
 from fastapi import Cookie, Depends, FastAPI, File, Form, Header, HTTPException, Query, Request, UploadFile
 from fastapi import Path as PathParam
 from fastapi.responses import JSONResponse, Response
@@ -68,7 +67,6 @@ from inference_server.tables import (
     VideoJob,
 )
 from inference_server.videos import VideoWorker
-from vision.annotate import draw_detections
 from vision.errors import ImageError, StreetWatchError
 from vision.frames import VideoFileSource
 from vision.gps import read_track
@@ -473,7 +471,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         s: Annotated[Session, Depends(session)],
         sender: Annotated[Device, Depends(device)],
         metadata: Annotated[str, Form(description="the sighting as JSON")],
-        frame: Annotated[UploadFile, File(description="full frame JPEG with the box drawn")],
+        frame: Annotated[UploadFile, File(description="the full frame JPEG, untouched (the box is in the metadata)")],
         crop: Annotated[UploadFile, File(description="crop JPEG")],
         idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
     ) -> Any:
@@ -677,13 +675,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         district, street = locate(areas, meta.lat, meta.lon)
         metadata_sha = hashlib.sha256(metadata.encode()).hexdigest()
         rows = []
+        clean_frame = cv2.imencode(".jpg", pixels, [cv2.IMWRITE_JPEG_QUALITY, 92])[1].tobytes()
         for index in range(len(found)):
             name = names[int(found.class_id[index])]
             if name not in known or found.confidence[index] < settings.review_threshold:
                 continue
             box = [float(v) for v in found.xyxy[index]]
-            framed = draw_detections(pixels, found[np.array([index])], tuple(names))
-            frame_bytes = cv2.imencode(".jpg", framed, [cv2.IMWRITE_JPEG_QUALITY, 92])[1].tobytes()
+            frame_bytes = clean_frame  # one untouched frame shared by all its sightings; boxes are numbers
             crop_bytes = cv2.imencode(
                 ".jpg", crop_box(pixels, (box[0], box[1], box[2], box[3])), [cv2.IMWRITE_JPEG_QUALITY, 92]
             )[1].tobytes()

@@ -3,8 +3,10 @@
 A track becomes a sighting only after `min_hits` confirming frames (a one-frame false positive never reaches a
 reviewer). Its score is the median of its confidence history (as Frigate scores tracked objects: one lucky frame
 does not make a sighting, one bad frame does not sink it). Its evidence is its best frame — confidence × √area,
-preferring boxes not cut off by the frame's border — written as a full-frame JPEG with the box drawn and as a
-crop, each with the sha256 of the file's bytes, so that anyone can later prove the evidence was not altered. Its
+preferring boxes not cut off by the frame's border — written as the full frame, untouched (the box travels as
+numbers: the review UI draws it, and the frame can become a training label without a drawn rectangle the model
+would learn), and as a crop, each with the sha256 of the file's bytes, so that anyone can later prove the
+evidence was not altered. Its
 location is the car's position at that frame's capture time (from the GPS track), optionally moved forward along
 the heading by the typical distance to what the camera sees.
 """
@@ -22,7 +24,6 @@ from typing import Any
 import cv2
 import numpy as np
 
-from vision.annotate import draw_detections
 from vision.detections import Detections
 from vision.images import ImageArray
 from vision.tracking import Track, TrackUpdate
@@ -155,8 +156,7 @@ class SightingAggregator:
         class_id = track.class_id
         name = self.class_names[class_id] if 0 <= class_id < len(self.class_names) else str(class_id)
         sighting_id = hashlib.sha256(f"{self.source}|{track.track_id}|{c.first_time:.3f}".encode()).hexdigest()[:16]
-        box = Detections(np.array([c.best_box]), np.array([c.best_confidence]), np.array([class_id]))
-        frame = draw_detections(c.best_image, box, self.class_names)
+        frame = c.best_image
         crop = crop_box(c.best_image, c.best_box, self.settings.crop_padding)
         stem = f"{sighting_id}-{name}"
         location = self.locate(c.best_time) if self.locate else None
