@@ -41,6 +41,9 @@ class Manifest(BaseModel):
     entries: tuple[ManifestEntry, ...]
     import_issues: int = Field(description="label lines and images refused at import; see import_report.json")
     duplicates_dropped: int
+    review_decisions: tuple[int, ...] = Field(
+        default=(), description="ids of the review decisions whose labels this version holds (datasets.reviews)"
+    )
 
     def counts(self) -> dict[str, dict[str, int]]:
         """Boxes per class per split, plus images and negatives (images without boxes) per split."""
@@ -55,7 +58,10 @@ class Manifest(BaseModel):
     def write(self, folder: Path) -> Path:
         """Write manifest.json into `folder`."""
         path = folder / MANIFEST_NAME
-        path.write_text(json.dumps(self.model_dump(mode="json"), ensure_ascii=False, indent=2, sort_keys=True) + "\n")
+        data = self.model_dump(mode="json")
+        if not data["review_decisions"]:  # versions built from sources keep their byte-identical manifests
+            del data["review_decisions"]
+        path.write_text(json.dumps(data, ensure_ascii=False, indent=2, sort_keys=True) + "\n")
         return path
 
 

@@ -10,14 +10,12 @@ import hashlib
 import io
 import json
 import logging
-import threading
 import time
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
 import cv2
-import numpy as np
 from fastapi import Cookie, Depends, FastAPI, File, Form, Header, HTTPException, Query, Request, UploadFile
 from fastapi import Path as PathParam
 from fastapi.responses import JSONResponse, RedirectResponse, Response
@@ -27,7 +25,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, func, select, text
 
-from inference_server import auth, ui_api
+from inference_server import auth, runs, ui_api
+from inference_server.active_learning import ActiveLearningConfig, ServerRescorer
+from inference_server.active_learning import informative_queue as rank_informative
 from inference_server.cases import STATES, TransitionError, file_or_attach, transition
 from inference_server.db import create_schema, make_engine
 from inference_server.deps import (
@@ -41,8 +41,19 @@ from inference_server.deps import (
     session,
     user,
 )
-from inference_server.evidence import EvidenceError, check_evidence, evidence_path, store, store_file, sweep_incoming
+from inference_server.evidence import (
+    EvidenceError,
+    check_evidence,
+    evidence_path,
+    store,
+    store_file,
+    store_many,
+    sweep_incoming,
+)
 from inference_server.geo import load_areas, locate
+from inference_server.models_api import ServedModel
+from inference_server.models_api import router as models_router
+from inference_server.runs import RunIds
 from inference_server.settings import Settings
 from inference_server.tables import (
     Case,
@@ -57,7 +68,6 @@ from inference_server.tables import (
     VideoJob,
 )
 from inference_server.videos import VideoWorker
-from vision.annotate import draw_detections
 from vision.errors import ImageError, StreetWatchError
 from vision.frames import VideoFileSource
 from vision.gps import read_track
@@ -117,6 +127,18 @@ class FrameIn(BaseModel):
     heading_deg: float | None = Field(default=None, ge=0, lt=360)
 
 
+MAX_BATCH = 100  # sightings per batch request; the request's byte limit applies too
+
+
+class BatchItemOut(BaseModel):
+    """One sighting's answer in a batch: 201 stored, 200 already stored (a retry), 409 key reused, 422 refused."""
+
+    key: str
+    status: int
+    error: str | None = None
+    sighting: SightingPublic | None = None
+
+
 class SightingIn(BaseModel):
     """The `metadata` part of an ingest request: what `vision.sightings.Sighting.to_json()` writes."""
 
@@ -134,6 +156,7 @@ class SightingIn(BaseModel):
     crop: EvidenceIn
     source: str = ""
     model: str = ""
+    run: str = Field(default="", max_length=200, description="the device's name for its patrol run, if any")
 
     @field_validator("class_name")
     @classmethod
@@ -166,6 +189,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(title="StreetWatch", version="0.1.0", lifespan=lifespan)
     app.state.settings, app.state.engine = settings, engine
     app.state.secret = server_secret(settings.data_dir, settings.secret_key)
+    app.state.run_ids = run_ids = RunIds()
+    app.include_router(runs.router)
 
     @app.middleware("http")
     async def limit_upload_size(request: Request, call_next: Any) -> Any:
@@ -222,9 +247,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         response: Response,
         s: Annotated[Session, Depends(session)],
         _: Annotated[User, Depends(user)],
+        authorization: Annotated[str | None, Header()] = None,
         sw_session: Annotated[str | None, Cookie()] = None,
     ) -> None:
-        if sw_session:
+        """Sign out: the credential this request used (bearer token or session cookie) stops working."""
+        if authorization and authorization.startswith("Bearer "):
+            auth.revoke(s, authorization.removeprefix("Bearer "))
+        elif sw_session:
             auth.revoke(s, sw_session)
         response.delete_cookie(SESSION_COOKIE)
         response.delete_cookie(CSRF_COOKIE)
@@ -241,7 +270,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         district: str | None = None,
         min_score: Annotated[float, Query(ge=0, le=1)] = 0.0,
         since: float | None = None,
-        order: Annotated[str, Query(pattern="^(score|time|oldest)$")] = "score",
+        order: Annotated[str, Query(pattern="^(score|time|oldest|informative)$")] = "score",
         limit: Annotated[int, Query(ge=1, le=500)] = 50,
     ) -> Any:
         query = select(Sighting).where(Sighting.status == "pending", Sighting.score >= min_score)
@@ -251,6 +280,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             query = query.where(Sighting.district == district)
         if since is not None:
             query = query.where(Sighting.best_time >= since)
+        if order == "informative":  # active learning (inference_server.active_learning)
+            return informative_queue(s, query, limit)
         ordering = {
             "score": (col(Sighting.score).desc(), col(Sighting.id)),
             "time": (col(Sighting.best_time).desc(), col(Sighting.id)),
@@ -273,11 +304,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         before = {"class_name": found.class_name, "box": list(found.box)}  # what an undo restores
         if decision.action == "relabel":
             if decision.class_name not in load_taxonomy().names:
-                raise HTTPException(422, f"relabel needs a known class_name, got {decision.class_name!r}")
+                raise unprocessable(f"relabel needs a known class_name, got {decision.class_name!r}")
             found.class_name = decision.class_name
         if decision.action == "fix_box":
             if decision.box is None:
-                raise HTTPException(422, "fix_box needs the corrected box")
+                raise unprocessable("fix_box needs the corrected box")
             found.box = list(decision.box)
         s.add(ReviewDecision(
             sighting_id=sighting_id, user_id=reviewer.id or 0, action=decision.action,
@@ -414,7 +445,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             decode_image(data, limits, "photo")
         except ImageError as error:
-            raise HTTPException(422, str(error)) from error
+            raise unprocessable(str(error)) from error
         digest = hashlib.sha256(data).hexdigest()
         store(settings.evidence_dir, digest, data)
         s.add(CasePhoto(case_id=case_id, user_id=who.id or 0, sha256=digest, note=note))
@@ -443,7 +474,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         s: Annotated[Session, Depends(session)],
         sender: Annotated[Device, Depends(device)],
         metadata: Annotated[str, Form(description="the sighting as JSON")],
-        frame: Annotated[UploadFile, File(description="full frame JPEG with the box drawn")],
+        frame: Annotated[UploadFile, File(description="the full frame JPEG, untouched (the box is in the metadata)")],
         crop: Annotated[UploadFile, File(description="crop JPEG")],
         idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
     ) -> Any:
@@ -456,7 +487,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     def save(s: Session, device_id: int, key: str, metadata: str, record: SightingIn, frame: Any, crop: Any) -> Any:
         """Store one sighting (evidence first, then the row); a repeat of its key gets the stored one or a 409."""
-        metadata_sha = hashlib.sha256(metadata.encode()).hexdigest()
+        metadata_sha = canonical_digest(json.loads(metadata))
         existing = s.exec(select(Sighting).where(Sighting.idempotency_key == key)).first()
         if existing is not None:
             return _repeat(existing, metadata_sha)
@@ -466,20 +497,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             frame_sha = check_evidence(frame_bytes, record.frame.sha256, "frame", limits)
             crop_sha = check_evidence(crop_bytes, record.crop.sha256, "crop", limits)
         except EvidenceError as error:
-            raise HTTPException(422, str(error)) from error
+            raise unprocessable(str(error)) from error
         # files first, then the row: a crash in between leaves content-addressed files a retry reuses
         store(settings.evidence_dir, frame_sha, frame_bytes)
         store(settings.evidence_dir, crop_sha, crop_bytes)
-        location = record.location
-        district, street = locate(areas, location.lat if location else None, location.lon if location else None)
-        row = Sighting(
-            idempotency_key=key, metadata_sha256=metadata_sha, device_id=device_id,
-            class_name=record.class_name, score=record.score, frames=record.frames, first_time=record.first_time,
-            last_time=record.last_time, best_time=record.best_time, box=list(record.box),
-            lat=location.lat if location else None, lon=location.lon if location else None,
-            heading_deg=location.heading_deg if location else None, model=record.model, source=record.source,
-            frame_sha256=frame_sha, crop_sha256=crop_sha, district=district, street=street,
-        )  # fmt: skip
+        row = sighting_row(record, key, metadata_sha, device_id)
+        if record.run:
+            row.run_id = run_ids.get(engine, device_id, record.run)
+            runs.count_sightings(s, row.run_id, [record.best_time])
         s.add(row)
         try:
             s.commit()
@@ -491,17 +516,140 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         metrics.ingested.labels(class_name=row.class_name).inc()
         return row
 
-    detector_lock = threading.Lock()
-    loaded: dict[str, Any] = {}
+    served = app.state.served = ServedModel(settings.model)  # follows the promoted model (hot swap)
+    rescorer = ServerRescorer(served.current, settings.evidence_dir)
+    app.include_router(models_router)
+
+    def informative_queue(s: Session, query: Any, limit: int) -> Any:
+        config = ActiveLearningConfig.model_validate(settings.active_learning)
+        return rank_informative(s, query, limit, settings.review_threshold, config, rescorer)
+
+    def sighting_row(record: SightingIn, key: str, metadata_sha: str, device_id: int) -> Sighting:
+        location = record.location
+        district, street = locate(areas, location.lat if location else None, location.lon if location else None)
+        return Sighting(
+            idempotency_key=key, metadata_sha256=metadata_sha, device_id=device_id,
+            class_name=record.class_name, score=record.score, frames=record.frames, first_time=record.first_time,
+            last_time=record.last_time, best_time=record.best_time, box=list(record.box),
+            lat=location.lat if location else None, lon=location.lon if location else None,
+            heading_deg=location.heading_deg if location else None, model=record.model, source=record.source,
+            frame_sha256=record.frame.sha256.lower(), crop_sha256=record.crop.sha256.lower(), district=district,
+            street=street,
+        )  # fmt: skip
+
+    @app.post("/api/v1/sightings/batch", response_model=list[BatchItemOut])
+    def ingest_batch(
+        s: Annotated[Session, Depends(session)],
+        sender: Annotated[Device, Depends(device)],
+        sightings: Annotated[str, Form(description="JSON array of sightings, each as POST /api/v1/sightings takes")],
+        evidence: Annotated[
+            list[UploadFile], File(description="every frame and crop the sightings name, each once (by sha256)")
+        ],
+    ) -> list[BatchItemOut]:
+        """Many sightings in one request, for an edge device emptying its backlog: one answer per sighting.
+
+        Each sighting is accepted (201), recognised as already stored (200, a retry), or refused on its own (409
+        for a reused key, 422 for missing or bad evidence); accepted ones are committed together after all their
+        evidence is on disk, so a crash leaves each of them wholly stored or not at all.
+        """
+        try:
+            raw = json.loads(sightings)
+        except json.JSONDecodeError as error:
+            raise unprocessable(f"sightings: not JSON ({error})") from error
+        if not isinstance(raw, list) or not 1 <= len(raw) <= MAX_BATCH:
+            raise unprocessable(f"sightings: a JSON array of 1 to {MAX_BATCH} sightings")
+        files: dict[str, bytes] = {}
+        for upload in evidence:
+            data = upload.file.read()
+            files[hashlib.sha256(data).hexdigest()] = data
+        answers: list[BatchItemOut] = []
+        accepted: list[tuple[BatchItemOut, Sighting]] = []
+        checked: set[str] = set()
+        accepted_keys: set[str] = set()
+        accepted_records: list[SightingIn] = []
+        keys = [item.get("sighting_id") if isinstance(item, dict) else None for item in raw]
+        stored = {
+            row.idempotency_key: row
+            for row in s.exec(select(Sighting).where(col(Sighting.idempotency_key).in_([k for k in keys if k])))
+        }
+        for item in raw:
+            answer = BatchItemOut(key=str(item.get("sighting_id", "")) if isinstance(item, dict) else "", status=422)
+            answers.append(answer)
+            try:
+                record = SightingIn.model_validate(item)
+            except ValidationError as error:
+                answer.error = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors())
+                continue
+            metadata_sha = canonical_digest(item)
+            if record.sighting_id in accepted_keys:
+                answer.error = "this key appears twice in the batch"
+                continue
+            previous = stored.get(record.sighting_id)
+            if previous is not None:
+                if previous.metadata_sha256 != metadata_sha:
+                    answer.status, answer.error = 409, "this key was used for a different sighting"
+                else:
+                    answer.status, answer.sighting = 200, SightingPublic.model_validate(previous)
+                continue
+            try:
+                for name, part in (("frame", record.frame), ("crop", record.crop)):
+                    sha = part.sha256.lower()
+                    if sha not in checked:
+                        if sha not in files:
+                            raise EvidenceError(f"{name}: no evidence file with sha256 {sha} in the request")
+                        check_evidence(files[sha], sha, name, limits)
+                        checked.add(sha)
+            except EvidenceError as error:
+                answer.error = str(error)
+                continue
+            accepted.append((answer, sighting_row(record, record.sighting_id, metadata_sha, sender.id or 0)))
+            accepted_records.append(record)
+            accepted_keys.add(record.sighting_id)
+        store_many(settings.evidence_dir, {sha: files[sha] for sha in checked})
+        if accepted:
+            per_run: dict[int, list[float]] = {}
+            for item, (_, row) in zip(accepted_records, accepted, strict=True):
+                if item.run:
+                    row.run_id = run_ids.get(engine, sender.id or 0, item.run)
+                    per_run.setdefault(row.run_id, []).append(item.best_time)
+            for run_id, times in per_run.items():
+                runs.count_sightings(s, run_id, times)
+            s.add_all(row for _, row in accepted)
+            s.expire_on_commit = False  # the rows hold what was written (ids from the insert): no re-reads
+            try:
+                s.commit()
+            except IntegrityError:  # a concurrent request stored some of these keys: one at a time instead
+                s.rollback()
+                return one_by_one(s, [(answer, row) for answer, row in accepted])
+            for answer, row in accepted:
+                answer.status, answer.sighting = 201, SightingPublic.model_validate(row)
+                metrics.ingested.labels(class_name=row.class_name).inc()
+        return answers
+
+    def one_by_one(s: Session, accepted: list[tuple[BatchItemOut, Sighting]]) -> list[BatchItemOut]:
+        """After a batch's commit lost a race on some keys: each sighting on its own, as a single post would."""
+        for answer, row in accepted:
+            fresh = Sighting.model_validate(row.model_dump(exclude={"id"}))
+            if fresh.run_id is not None:
+                runs.count_sightings(s, fresh.run_id, [fresh.best_time])
+            s.add(fresh)
+            try:
+                s.commit()
+            except IntegrityError:
+                s.rollback()
+                winner = s.exec(select(Sighting).where(Sighting.idempotency_key == row.idempotency_key)).one()
+                same = winner.metadata_sha256 == row.metadata_sha256
+                answer.status = 200 if same else 409
+                answer.sighting = SightingPublic.model_validate(winner) if same else None
+                answer.error = None if same else "this key was used for a different sighting"
+                continue
+            s.refresh(fresh)
+            answer.status, answer.sighting = 201, SightingPublic.model_validate(fresh)
+            metrics.ingested.labels(class_name=fresh.class_name).inc()
+        return [answer for answer, _ in accepted]
 
     def server_detector() -> Any:
-        with detector_lock:
-            if "detector" not in loaded:
-                from models.registry import DEFAULT_MODEL, load_detector
-
-                loaded["detector"] = load_detector(settings.model or DEFAULT_MODEL)
-                loaded["name"] = settings.model or DEFAULT_MODEL
-            return loaded["detector"]
+        return served.current()[0]
 
     @app.post("/api/v1/frames", status_code=201, response_model=list[SightingPublic])
     def ingest_frame(
@@ -523,20 +671,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             pixels = decode_image(data, limits, "image")
         except ImageError as error:
-            raise HTTPException(422, str(error)) from error
-        detector = server_detector()
+            raise unprocessable(str(error)) from error
+        detector, model_reference = served.current()  # the pair: a swap mid-request cannot mislabel its sightings
         found = detector.detect(pixels)
         names, known = detector.class_names, set(load_taxonomy().names)
         district, street = locate(areas, meta.lat, meta.lon)
         metadata_sha = hashlib.sha256(metadata.encode()).hexdigest()
         rows = []
+        clean_frame = cv2.imencode(".jpg", pixels, [cv2.IMWRITE_JPEG_QUALITY, 92])[1].tobytes()
         for index in range(len(found)):
             name = names[int(found.class_id[index])]
             if name not in known or found.confidence[index] < settings.review_threshold:
                 continue
             box = [float(v) for v in found.xyxy[index]]
-            framed = draw_detections(pixels, found[np.array([index])], tuple(names))
-            frame_bytes = cv2.imencode(".jpg", framed, [cv2.IMWRITE_JPEG_QUALITY, 92])[1].tobytes()
+            frame_bytes = clean_frame  # one untouched frame shared by all its sightings; boxes are numbers
             crop_bytes = cv2.imencode(
                 ".jpg", crop_box(pixels, (box[0], box[1], box[2], box[3])), [cv2.IMWRITE_JPEG_QUALITY, 92]
             )[1].tobytes()
@@ -547,7 +695,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 idempotency_key=f"{idempotency_key}#{index}", metadata_sha256=metadata_sha,
                 device_id=sender.id or 0, class_name=name, score=float(found.confidence[index]), frames=1,
                 first_time=meta.time, last_time=meta.time, best_time=meta.time, box=box, lat=meta.lat, lon=meta.lon,
-                heading_deg=meta.heading_deg, model=loaded["name"], source="server detector",
+                heading_deg=meta.heading_deg, model=model_reference, source="server detector",
                 frame_sha256=frame_sha, crop_sha256=crop_sha, district=district, street=street,
             ))  # fmt: skip
         if not rows:  # remember that this frame was processed and held nothing, so a retry is answered the same
@@ -571,7 +719,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     def save_video_sighting(s: Session, job: VideoJob, sighting: Any, key: str) -> None:
         record_json = sighting.to_json()
-        record = SightingIn.model_validate_json(record_json).model_copy(update={"model": loaded.get("name", "")})
+        record = SightingIn.model_validate_json(record_json).model_copy(update={"model": served.current()[1]})
         save(s, job.device_id, key, record_json, record, Path(sighting.frame.path).read_bytes(),
              Path(sighting.crop.path).read_bytes())  # fmt: skip
 
@@ -598,7 +746,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         digest = hashlib.sha256(data).hexdigest()
         suffix = Path(video.filename or "video.mp4").suffix.lower() or ".mp4"
         if suffix not in (".mp4", ".avi", ".webm", ".mkv", ".mov"):
-            raise HTTPException(422, f"unsupported video type {suffix}")
+            raise unprocessable(f"unsupported video type {suffix}")
         folder = settings.data_dir / "videos"
         video_path = store_file(folder, f"{digest}{suffix}", data)
         gps_path = None
@@ -609,7 +757,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 gps_path = store_file(folder, f"{digest}.track{gps_suffix}", gps.file.read())
                 read_track(gps_path)
         except StreetWatchError as error:
-            raise HTTPException(422, str(error)) from error
+            raise unprocessable(str(error)) from error
         job = VideoJob(
             idempotency_key=idempotency_key, device_id=sender.id or 0, video_sha256=digest, video_path=str(video_path),
             gps_path=str(gps_path) if gps_path else None, start_time=start,
@@ -685,6 +833,17 @@ def open311_request(case: Case) -> dict[str, Any]:
         "lat": case.lat,
         "long": case.lon,
     }
+
+
+def unprocessable(message: str, field: str = "body") -> HTTPException:
+    """A 422 shaped like FastAPI's own validation errors, so every 422 matches the documented schema."""
+    return HTTPException(422, [{"loc": [field], "msg": message, "type": "value_error"}])
+
+
+def canonical_digest(metadata: Any) -> str:
+    """sha256 of a sighting's metadata in canonical JSON: a retry matches whether it came alone or in a batch."""
+    canonical = json.dumps(metadata, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 def _repeat(existing: Sighting, metadata_sha: str) -> Any:

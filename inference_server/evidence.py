@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from vision.errors import ImageError
@@ -41,13 +42,33 @@ def store(root: Path, sha256: str, data: bytes) -> Path:
     return store_file(root / sha256[:2], f"{sha256}.jpg", data)
 
 
+def store_many(root: Path, files: dict[str, bytes]) -> None:
+    """`store` each of {sha256: bytes}, several at a time: file creation and fsync wait on the disk, not the CPU."""
+    if len(files) <= 2:
+        for sha256, data in files.items():
+            store(root, sha256, data)
+        return
+    list(_writers.map(lambda item: store(root, *item), files.items()))
+
+
+_writers = ThreadPoolExecutor(max_workers=8, thread_name_prefix="evidence-writer")
+_folders: set[Path] = set()  # folders known to exist: a mkdir per file costs more than the write
+
+
 def store_file(folder: Path, name: str, data: bytes) -> Path:
     """Write `data` as `folder/name` atomically (temporary name, fsync, rename), unless it is there already."""
     target = folder / name
     if target.exists():
         return target
-    target.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=".incoming-")
+    if folder not in _folders:
+        folder.mkdir(parents=True, exist_ok=True)
+        _folders.add(folder)
+    try:
+        handle, temporary = tempfile.mkstemp(dir=folder, prefix=".incoming-")
+    except FileNotFoundError:  # the folder went away since we saw it
+        _folders.discard(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(dir=folder, prefix=".incoming-")
     try:
         with os.fdopen(handle, "wb") as file:
             file.write(data)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -28,6 +29,10 @@ class Settings(BaseSettings):
     open311_public: bool = Field(default=False, description="serve the Open311 read API without signing in")
     review_threshold: float = Field(default=0.25, description="server-side detections at least this sure")
     case_radius_m: float = Field(default=50.0, description="a confirmed sighting joins an open case this close")
+    active_learning: dict[str, Any] = Field(
+        default_factory=dict,
+        description="review queue order=informative: weights of inference_server.active_learning (JSON in the env)",
+    )
 
     @property
     def evidence_dir(self) -> Path:

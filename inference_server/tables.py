@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index
+from sqlalchemy import JSON, Column, Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
@@ -23,6 +23,24 @@ class Device(SQLModel, table=True):
     key_hash: str = Field(index=True, unique=True)
     created: datetime = Field(default_factory=_now)
     active: bool = True
+
+
+class PatrolRun(SQLModel, table=True):
+    """One drive of a patrol car or one session of a camera, named by the device (`run` in its sightings)."""
+
+    __table_args__ = (UniqueConstraint("device_id", "key"),)
+    id: int | None = Field(default=None, primary_key=True)
+    device_id: int = Field(foreign_key="device.id", index=True)
+    key: str = Field(max_length=200, description="the device's own name for the run, e.g. video and start time")
+    first_time: float | None = Field(default=None, description="earliest sighting time (Unix seconds)")
+    last_time: float | None = None
+    sightings: int = 0
+    started: float | None = Field(default=None, description="from the device's summary, when it sent one")
+    ended: float | None = None
+    distance_m: float | None = None
+    frames_analysed: int | None = None
+    source: str = ""
+    created: datetime = Field(default_factory=_now)
 
 
 class SightingBase(SQLModel):
@@ -60,12 +78,14 @@ class Sighting(SightingBase, table=True):
     received: datetime = Field(default_factory=_now)
     district: str | None = Field(default=None, index=True)
     street: str | None = None
+    run_id: int | None = Field(default=None, foreign_key="patrolrun.id", index=True)
 
 
 class SightingPublic(SightingBase):
     id: int
     idempotency_key: str
     device_id: int
+    run_id: int | None = None
     frame_sha256: str
     crop_sha256: str
     status: str

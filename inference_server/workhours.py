@@ -1,6 +1,10 @@
-"""Deadlines in working hours: the clock runs only in the working periods of working days, in the city's zone."""
+"""Deadlines in working hours: the clock runs only in the working periods of working days, in the city's zone.
 
-from datetime import UTC, datetime, time, timedelta
+Working days are the configured weekdays, minus public holidays (法定节假日), plus the weekend days worked in their
+place (调休上班) — both lists come from the State Council's yearly notice and are entered by the city.
+"""
+
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -12,6 +16,13 @@ class WorkingCalendar(BaseModel):
     timezone: str = "Asia/Shanghai"
     working_days: tuple[int, ...] = Field(default=(0, 1, 2, 3, 4), description="Monday = 0")
     working_periods: tuple[tuple[str, str], ...] = (("08:30", "12:00"), ("13:30", "17:30"))
+    holidays: frozenset[date] = Field(default=frozenset(), description="days off even on a working weekday")
+    workdays: frozenset[date] = Field(default=frozenset(), description="weekend days worked (调休上班)")
+
+    def working(self, day: date) -> bool:
+        if day in self.workdays:
+            return True
+        return day not in self.holidays and day.weekday() in self.working_days
 
     def add(self, start: datetime, hours: float) -> datetime:
         """The moment `hours` working hours after `start` (an aware datetime); returned in UTC."""
@@ -20,7 +31,7 @@ class WorkingCalendar(BaseModel):
         left = timedelta(hours=hours)
         periods = [(time.fromisoformat(a), time.fromisoformat(b)) for a, b in self.working_periods]
         for _ in range(366 * len(periods) + 1):  # a year of periods at most
-            if moment.weekday() in self.working_days:
+            if self.working(moment.date()):
                 for begin, end in periods:
                     open_at = datetime.combine(moment.date(), begin, zone)
                     close_at = datetime.combine(moment.date(), end, zone)

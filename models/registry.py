@@ -1,4 +1,8 @@
-"""The model zoo: shipped models by name, and which file serves which backend."""
+"""The model zoo: shipped models by name, and which file serves which backend.
+
+A `name@version` that the zoo does not ship is looked up in the writable registry of retrained versions
+(`models.versions`); `current_model()` is what serves now (the promoted version, else the zoo default).
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from models import versions
 from vision.detector import Detector
 from vision.errors import ModelLoadError
 from vision.yolo_head import DetectionSettings
@@ -31,6 +36,18 @@ _FILES = {ModelFormat.PYTORCH: "model.pt", ModelFormat.ONNX: "model.onnx", Model
 def list_models() -> list[str]:
     """Names of the models in the zoo (folders with a card.json)."""
     return sorted(p.parent.name for p in ZOO_DIR.glob("*/card.json"))
+
+
+def current_model() -> str:
+    """The model the server and edge devices serve now: the promoted registry version, else the zoo default."""
+    return versions.promoted_reference() or DEFAULT_MODEL
+
+
+def versioned(reference: str) -> str:
+    """`name@version` for a zoo name (its card's version) or an already versioned reference."""
+    if "@" in reference:
+        return reference
+    return f"{reference}@{model_card(reference).get('version', '')}"
 
 
 def model_card(name: str) -> dict[str, Any]:
@@ -79,6 +96,9 @@ def load_detector(
 
 def _model_dir(reference: str) -> Path:
     name, _, version = reference.partition("@")
+    registered = versions.version_dir(reference)  # retrained versions live outside git
+    if registered is not None:
+        return registered
     folder = _named_dir(name)
     if version:
         with (folder / "card.json").open(encoding="utf-8") as handle:

@@ -6,6 +6,7 @@ import json
 import logging
 import random
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -13,7 +14,8 @@ from typing import Annotated
 import typer
 
 from datasets.sources import IMAGE_SUFFIXES, REPO_ROOT, list_images
-from models.registry import COCO_MODEL, DEFAULT_MODEL, ModelFormat, load_detector, model_file
+from models.registry import COCO_MODEL, DEFAULT_MODEL, ModelFormat, load_detector, model_file, versioned
+from streetwatch import retraining
 from vision.detector import Detector
 from vision.errors import StreetWatchError
 from vision.images import load_image
@@ -350,6 +352,7 @@ def inspect(
         SightingSettings(min_hits=min_hits, project_m=project_m),
         locate,
         str(video),
+        run=f"{video.name}@{start_time:.0f}",  # the same video and start is the same run when inspected again
     )
 
     from vision.outbox import Outbox, Sender
@@ -380,9 +383,18 @@ def inspect(
         lines.close()
     sent = None
     if outbox is not None and server:
-        Sender(outbox.path, server, api_key=api_key).send_pending(outbox)
+        sender = Sender(outbox.path, server, api_key=api_key)
+        sender.send_pending(outbox)
         sent = outbox.counts()
         outbox.close()
+        ended = start_time + source.stats.read / source.fps if source.fps else None
+        driven = None
+        if track is not None and ended is not None:  # the span the video covers, within the track
+            driven = track.distance_between(max(start_time, track.start), min(max(ended, start_time), track.end))
+        sender.report_run(aggregator.run, {
+            "started": start_time, "ended": ended, "distance_m": round(driven, 1) if driven is not None else None,
+            "frames_analysed": stats.frames, "source": str(video),
+        })  # fmt: skip
     summary = {
         "video": str(video),
         "gps": str(gps) if gps else None,
@@ -421,11 +433,17 @@ def edge(
     ] = None,
     min_hits: Annotated[int, typer.Option(help="Frames a track needs to become a sighting.")] = 3,
     threads: Annotated[int | None, typer.Option(help="onnxruntime threads (default: all cores).")] = None,
+    update_every: Annotated[
+        float, typer.Option(help="Seconds between checks for a newly promoted model on the server (0: never).")
+    ] = 300.0,
 ) -> None:
     """Run the model at the edge: live source → sightings → on-disk outbox → server, each sent exactly once."""
     import threading
 
+    from streetwatch.retraining import edge_file as _edge_file
+    from streetwatch.retraining import follow_server_model
     from vision.frames import ImageFolderSource, StreamSettings, StreamSource, VideoFileSource, sample_by_time
+    from vision.model_updates import ModelUpdater, SwappableDetector
     from vision.outbox import Outbox, Sender
     from vision.pipeline import run_pipeline
     from vision.sightings import Sighting, SightingAggregator, SightingSettings
@@ -449,19 +467,35 @@ def edge(
     sending = threading.Thread(target=sender.run, daemon=True) if sender else None
     if sending:
         sending.start()
-    aggregator = SightingAggregator(evidence, detector.class_names, SightingSettings(min_hits=min_hits), source=source)
+    from vision.frames import without_credentials
+
+    shown = without_credentials(source)  # camera passwords stay out of sightings and the server's database
+    run = f"{shown[:150]}@{datetime.now(UTC):%Y-%m-%dT%H:%M:%SZ}"  # one run per start of this edge process
+    aggregator = SightingAggregator(
+        evidence, detector.class_names, SightingSettings(min_hits=min_hits), source=shown, run=run
+    )
+    aggregator.model = model if Path(model).suffix == ".onnx" else versioned(model)  # recorded per sighting
+    swappable = SwappableDetector(detector)
+    stop_updates = threading.Event()
+    if server and update_every > 0:
+        updater = ModelUpdater(server.split("/api/")[0], api_key, outbox.parent / "models", _edge_file(int8))
+        threading.Thread(
+            target=follow_server_model, args=(updater, swappable, aggregator, update_every, stop_updates, threads),
+            daemon=True,
+        ).start()  # fmt: skip
 
     def enqueue(sighting: Sighting) -> None:
         queue.put(sighting)  # durable before we go on
         logger.info("queued sighting %s (%s, %.2f)", sighting.sighting_id, sighting.class_name, sighting.score)
 
     try:
-        run_pipeline(sample_by_time(frames, fps), detector, ByteTracker(), aggregator, enqueue)  # type: ignore[arg-type]
+        run_pipeline(sample_by_time(frames, fps), swappable, ByteTracker(), aggregator, enqueue)  # type: ignore[arg-type]
     except KeyboardInterrupt:
         typer.echo("stopped")
     except StreetWatchError as error:
         raise _fail(error) from error
     finally:
+        stop_updates.set()
         if isinstance(frames, StreamSource):
             frames.stop()
         if sender and sending:
@@ -558,3 +592,6 @@ def db_upgrade() -> None:
     engine = make_engine(settings.url)
     create_schema(engine)
     typer.echo(f"{engine.url.render_as_string(hide_password=True)}: schema at revision {current_revision(engine)}")
+
+
+retraining.register(app, dataset_app)  # dataset from-reviews, retrain, models list / promote / rollback

@@ -65,3 +65,11 @@ def ultralytics_detector(coco_pt: Path):  # type: ignore[no-untyped-def]
     from vision.ultralytics_backend import UltralyticsDetector
 
     return UltralyticsDetector(coco_pt, device="cpu")
+
+
+@pytest.fixture(autouse=True)
+def own_registry(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Every test gets an empty registry of retrained models (never the repository's data/registry)."""
+    folder = tmp_path_factory.mktemp("registry")
+    monkeypatch.setenv("STREETWATCH_REGISTRY_DIR", str(folder))
+    return folder

@@ -166,3 +166,12 @@ def _wait(condition, seconds: float) -> None:  # type: ignore[no-untyped-def]
         if time.monotonic() > deadline:
             raise AssertionError("timed out waiting")
         time.sleep(0.05)
+
+
+def test_camera_passwords_are_removed_from_what_is_shown_and_stored() -> None:
+    from vision.frames import without_credentials
+
+    assert without_credentials("rtsp://admin:s3cret@10.0.0.7:554/live") == "rtsp://10.0.0.7:554/live"
+    assert without_credentials("http://user@cam.local/mjpeg") == "http://cam.local/mjpeg"
+    assert without_credentials("rtsp://10.0.0.7/live") == "rtsp://10.0.0.7/live"
+    assert without_credentials("/videos/drive@07.mp4") == "/videos/drive@07.mp4"  # a file name keeps its @

@@ -16,8 +16,9 @@ FORBIDDEN = {
     "models": {"inference_server", "streetwatch"},
     "inference_server": {"models", "datasets", "streetwatch"},
 }
-# modules of a forbidden package that are allowed all the same: the server loads zoo models by name
-ALLOWED_MODULES = {"inference_server": {"models.registry"}}
+# modules of a forbidden package that are allowed all the same: the server loads zoo models by name and follows
+# the registry of retrained versions (hot swap)
+ALLOWED_MODULES = {"inference_server": {"models.registry", "models.versions"}}
 # heavy runtimes are allowed only inside their own backend module of `vision`
 BACKEND_MODULES = {
     "vision/onnx_backend.py": {"onnxruntime"},

@@ -13,10 +13,12 @@ import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import cv2
 import httpx
 import numpy as np
+import pytest
 from sqlmodel import Session, select
 
 from inference_server.app import add_device
@@ -79,7 +81,8 @@ class ServerProcess:
         self.process.wait(10)
 
 
-def test_kill_9_mid_stream_loses_nothing_and_duplicates_nothing(settings: Settings) -> None:  # noqa: F811
+@pytest.mark.parametrize("batch", [1, 20], ids=["one per request", "batches of 20"])
+def test_kill_9_mid_stream_loses_nothing_and_duplicates_nothing(settings: Settings, batch: int) -> None:  # noqa: F811
     key = add_device(settings, "crash-car")
     server = ServerProcess(settings)
     server.start()
@@ -88,28 +91,42 @@ def test_kill_9_mid_stream_loses_nothing_and_duplicates_nothing(settings: Settin
     lock = threading.Lock()
     killed = threading.Event()
 
-    def post(client: httpx.Client, item: tuple[str, dict[str, str], dict[str, tuple[str, bytes, str]]]) -> None:
-        sighting_id, data, files = item
-        headers = {"X-API-Key": key, "Idempotency-Key": sighting_id}
-        while True:  # the client retries with the same key until the server has it
+    def note_accepted(sighting_ids: list[str]) -> None:
+        with lock:
+            accepted.update(sighting_ids)
+            if len(accepted) >= COUNT // 4 and not killed.is_set():
+                killed.set()
+                server.kill()  # mid-stream, other requests in flight
+                threading.Thread(target=server.start, daemon=True).start()
+
+    def send(client: httpx.Client, url: str, **request: Any) -> httpx.Response:
+        while True:  # the client retries with the same keys until the server has them
             try:
-                response = client.post(f"http://127.0.0.1:{server.port}/api/v1/sightings", data=data, files=files,
-                                       headers=headers, timeout=30)  # fmt: skip
+                return client.post(url, timeout=30, **request)
             except httpx.HTTPError:
                 time.sleep(0.2)
-                continue
-            assert response.status_code in (200, 201), response.text
-            with lock:
-                accepted.add(sighting_id)
-                if len(accepted) == COUNT // 4 and not killed.is_set():
-                    killed.set()
-                    server.kill()  # mid-stream, other requests in flight
-                    threading.Thread(target=server.start, daemon=True).start()
-            return
 
+    def post(client: httpx.Client, chunk: list[tuple[str, dict[str, str], dict[str, tuple[str, bytes, str]]]]) -> None:
+        base = f"http://127.0.0.1:{server.port}/api/v1/sightings"
+        if batch == 1:
+            ((sighting_id, data, files),) = chunk
+            headers = {"X-API-Key": key, "Idempotency-Key": sighting_id}
+            response = send(client, base, data=data, files=files, headers=headers)
+            assert response.status_code in (200, 201), response.text
+            note_accepted([sighting_id])
+            return
+        records = [json.loads(data["metadata"]) for _, data, _ in chunk]
+        evidence = [("evidence", part) for _, _, files in chunk for part in files.values()]
+        response = send(client, base + "/batch", data={"sightings": json.dumps(records)}, files=evidence,
+                        headers={"X-API-Key": key})  # fmt: skip
+        assert response.status_code == 200, response.text
+        assert {a["status"] for a in response.json()} <= {200, 201}, response.text
+        note_accepted([a["key"] for a in response.json()])
+
+    chunks = [payloads[i : i + batch] for i in range(0, COUNT, batch)]
     try:
         with httpx.Client(limits=httpx.Limits(max_connections=8)) as client, ThreadPoolExecutor(8) as pool:
-            list(pool.map(lambda item: post(client, item), payloads))
+            list(pool.map(lambda chunk: post(client, chunk), chunks))
     finally:
         if server.process is not None and server.process.poll() is None:
             server.process.send_signal(signal.SIGTERM)

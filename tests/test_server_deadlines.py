@@ -33,3 +33,15 @@ def test_the_configured_class_deadlines() -> None:
     assert deadline("overflowing_bin", filed) == _local(2026, 11, 27, 11, 0).astimezone(UTC)  # 2
     # 40 working hours: 7 on Friday from 09:00, 7.5 a day Monday to Thursday, 3 on the next Friday
     assert deadline("dirty_facade", filed) == _local(2026, 12, 4, 11, 30).astimezone(UTC)
+
+
+def test_public_holidays_stop_the_clock_and_make_up_weekend_days_run_it() -> None:
+    # a made-up holiday week: Monday 30 Nov to Wednesday 2 Dec off, Saturday 5 Dec worked in their place
+    calendar = WorkingCalendar.model_validate(
+        {"holidays": ["2026-11-30", "2026-12-01", "2026-12-02"], "workdays": ["2026-12-05"]}
+    )
+    # Friday 17:00 + 4 h: 30 min on Friday, the holidays skipped, then Thursday 08:30 → 12:00
+    assert calendar.add(_local(2026, 11, 27, 17, 0), 4) == _local(2026, 12, 3, 12, 0).astimezone(UTC)
+    # Friday 4 Dec 17:00 + 1 h: 30 min on Friday, 30 min on the make-up Saturday
+    assert calendar.add(_local(2026, 12, 4, 17, 0), 1) == _local(2026, 12, 5, 9, 0).astimezone(UTC)
+    assert not calendar.working(_local(2026, 12, 1, 0, 0).date()) and calendar.working(_local(2026, 12, 5).date())

@@ -14,6 +14,8 @@ from models.registry import DEFAULT_MODEL, model_card
 from tests.conftest import REPO_ROOT
 from vision.taxonomy import load_taxonomy
 
+SERVED = f"{DEFAULT_MODEL}@{model_card(DEFAULT_MODEL)['version']}"  # what sightings record: name@version
+
 PHOTO = REPO_ROOT / "samples" / "images" / "garbage-cn__000053.jpg"  # bins overflowing by a road
 
 
@@ -35,7 +37,7 @@ def test_the_server_detects_an_overflowing_bin_in_a_posted_frame(tmp_path: Path)
         assert first.status_code == 201, first.text
         sightings = first.json()
         assert "overflowing_bin" in {s["class_name"] for s in sightings}
-        assert all(s["frames"] == 1 and s["model"] == DEFAULT_MODEL and s["lat"] == 31.2 for s in sightings)
+        assert all(s["frames"] == 1 and s["model"] == SERVED and s["lat"] == 31.2 for s in sightings)
         again = _post(http, key, PHOTO, "frame-1")
         assert [s["id"] for s in again.json()] == [s["id"] for s in sightings]  # a retry creates nothing new
 

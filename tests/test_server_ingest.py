@@ -14,10 +14,13 @@ import numpy as np
 import pytest
 import uvicorn
 from fastapi.testclient import TestClient
+from sqlmodel import Session, select
 
 from inference_server.app import add_device, create_app
+from inference_server.db import make_engine
 from inference_server.evidence import evidence_path
 from inference_server.settings import Settings
+from inference_server.tables import PatrolRun, Sighting
 from tests import postgres
 from tests.test_outbox import make_sightings
 from vision.outbox import Outbox, Pending, Sender
@@ -176,3 +179,74 @@ def _outbox_row(db: Path, key: str) -> tuple[bytes, bytes, bytes]:
     with sqlite3.connect(db) as conn:
         payload, frame, crop = conn.execute("SELECT payload, frame, crop FROM outbox WHERE key = ?", (key,)).fetchone()
     return payload.encode(), frame, crop
+
+
+def test_a_batch_stores_each_sighting_once_and_answers_for_each(client, settings: Settings, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    http, key = client
+    sightings = make_sightings(tmp_path / "ev", 4)
+    records = [json.loads(s.to_json()) for s in sightings]
+    evidence = {}
+    for s in sightings:
+        for part in (s.frame, s.crop):
+            evidence[part.sha256] = Path(part.path).read_bytes()
+    files = [("evidence", (f"{sha}.jpg", data, "image/jpeg")) for sha, data in evidence.items()]
+    # the first one arrived alone earlier (the edge retries it inside a batch after a lost answer)
+    alone, alone_files, first_id = _request(tmp_path)
+    assert http.post("/api/v1/sightings", data=alone, files=alone_files,
+                     headers={"X-API-Key": key, "Idempotency-Key": first_id}).status_code == 201  # fmt: skip
+    bad = {**records[3], "sighting_id": "bad-evidence", "crop": {"sha256": "0" * 64}}
+    reused = {**records[2], "score": 0.11}  # same key as records[2], different content
+    body = {"sightings": json.dumps([records[0], records[1], records[2], bad, reused, {"class_name": "parking"}])}
+    response = http.post("/api/v1/sightings/batch", data=body, files=files, headers={"X-API-Key": key})
+    assert response.status_code == 200, response.text
+    answers = response.json()
+    assert [a["status"] for a in answers] == [200, 201, 201, 422, 422, 422]
+    assert "no evidence file" in answers[3]["error"] and "twice in the batch" in answers[4]["error"]
+    assert answers[1]["sighting"]["idempotency_key"] == records[1]["sighting_id"]
+    again = http.post("/api/v1/sightings/batch", data={"sightings": json.dumps([records[1], reused])}, files=files,
+                      headers={"X-API-Key": key}).json()  # fmt: skip
+    assert [a["status"] for a in again] == [200, 409]
+    assert again[0]["sighting"]["id"] == answers[1]["sighting"]["id"]
+    # exactly the accepted ones exist, each with its evidence on disk
+    engine = make_engine(settings.url)
+    with Session(engine) as s:
+        keys = sorted(row.idempotency_key for row in s.exec(select(Sighting)))
+    engine.dispose()
+    assert keys == sorted(r["sighting_id"] for r in records[:3])
+    for answer in answers[:3]:
+        for name in ("frame", "crop"):
+            assert evidence_path(settings.evidence_dir, answer["sighting"][f"{name}_sha256"]).is_file()
+    assert http.post("/api/v1/sightings/batch", data={"sightings": "[]"}, files=files,
+                     headers={"X-API-Key": key}).status_code == 422  # fmt: skip
+    assert http.post("/api/v1/sightings/batch", data=body, files=files).status_code == 401
+
+
+def test_sightings_count_into_their_patrol_run_and_the_device_reports_its_summary(
+    client, settings: Settings, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    http, key = client
+    sightings = make_sightings(tmp_path / "ev", 3)
+    records = [{**json.loads(s.to_json()), "run": "drive-0712@1790000000"} for s in sightings]
+    alone = records[0]
+    files = {k: (f"{k}.jpg", Path(getattr(sightings[0], k).path).read_bytes(), "image/jpeg") for k in ("frame", "crop")}
+    first = http.post("/api/v1/sightings", data={"metadata": json.dumps(alone)}, files=files,
+                      headers={"X-API-Key": key, "Idempotency-Key": alone["sighting_id"]})  # fmt: skip
+    assert first.status_code == 201 and first.json()["run_id"] is not None
+    evidence = [("evidence", (f"{i}.jpg", Path(p.path).read_bytes(), "image/jpeg"))
+                for i, s in enumerate(sightings[1:]) for p in (s.frame, s.crop)]  # fmt: skip
+    batch = http.post("/api/v1/sightings/batch", data={"sightings": json.dumps(records[1:] + records[:1])},
+                      files=evidence, headers={"X-API-Key": key}).json()  # fmt: skip
+    assert [a["status"] for a in batch] == [201, 201, 200]  # the repeat does not count twice
+    assert {a["sighting"]["run_id"] for a in batch} == {first.json()["run_id"]}
+    summary = {"started": 1_790_000_000.0, "ended": 1_790_000_600.0, "distance_m": 4210.5, "frames_analysed": 3000}
+    reported = http.put("/api/v1/runs/drive-0712@1790000000", json=summary, headers={"X-API-Key": key})
+    assert reported.status_code == 200, reported.text
+    assert http.put("/api/v1/runs/x", json={"distance_m": -1}, headers={"X-API-Key": key}).status_code == 422
+    assert http.put("/api/v1/runs/x", json=summary).status_code == 401
+    engine = make_engine(settings.url)
+    with Session(engine) as s:
+        (run,) = s.exec(select(PatrolRun)).all()
+    engine.dispose()
+    times = [r["best_time"] for r in records]
+    assert run.sightings == 3 and run.first_time == min(times) and run.last_time == max(times)
+    assert run.distance_m == 4210.5 and run.frames_analysed == 3000 and run.key == "drive-0712@1790000000"

@@ -24,6 +24,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import cv2
 import numpy as np
@@ -374,3 +375,11 @@ def sample_by_distance(
         if last is None or odometer - last >= metres:
             last = odometer
             yield frame
+
+
+def without_credentials(source: str) -> str:
+    """A stream URL with any user:password@ removed, for what is logged and stored (rtsp://user:pw@cam → rtsp://cam)."""
+    parts = urlsplit(source)
+    if not parts.scheme or "@" not in parts.netloc:
+        return source
+    return urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]))

@@ -11,17 +11,21 @@ backoff); another 4xx â€” 409 means this key came before with a different body â
 
 The request: `POST /api/v1/sightings`, headers `Idempotency-Key` (the sighting id) and `X-API-Key` (the device's
 key), body `multipart/form-data` with `metadata` (the sighting as JSON, evidence sha256 included, so the server
-can check the evidence arrived unaltered), `frame` and `crop` (the JPEG evidence).
+can check the evidence arrived unaltered), `frame` and `crop` (the JPEG evidence). A backlog (after the network
+came back) goes in batches: `POST /api/v1/sightings/batch` with `sightings` (a JSON array) and each evidence file
+once as `evidence`; the server answers per sighting, and each is marked by its own answer.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import sqlite3
 import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 import uuid
 from dataclasses import dataclass
@@ -57,17 +61,31 @@ class Pending:
 
     def multipart(self) -> tuple[bytes, str]:
         """The request body and its content type."""
-        boundary = f"streetwatch-{uuid.uuid4().hex}"
-        parts = []
-        for name, filename, kind, data in (
+        return _multipart([
             ("metadata", None, "application/json", self.metadata),
             ("frame", "frame.jpg", "image/jpeg", self.frame),
             ("crop", "crop.jpg", "image/jpeg", self.crop),
-        ):
-            disposition = f'form-data; name="{name}"' + (f'; filename="{filename}"' if filename else "")
-            head = f"--{boundary}\r\nContent-Disposition: {disposition}\r\nContent-Type: {kind}\r\n\r\n"
-            parts.append(head.encode() + data + b"\r\n")
-        return b"".join(parts) + f"--{boundary}--\r\n".encode(), f"multipart/form-data; boundary={boundary}"
+        ])  # fmt: skip
+
+
+def batch_multipart(items: list[Pending]) -> tuple[bytes, str]:
+    """One batch request's body: the sightings as a JSON array and every evidence file once."""
+    evidence = {hashlib.sha256(data).hexdigest(): data for item in items for data in (item.frame, item.crop)}
+    fields: list[tuple[str, str | None, str, bytes]] = [
+        ("sightings", None, "application/json", b"[" + b",".join(item.metadata for item in items) + b"]")
+    ]
+    fields += [("evidence", f"{sha}.jpg", "image/jpeg", data) for sha, data in evidence.items()]
+    return _multipart(fields)
+
+
+def _multipart(fields: list[tuple[str, str | None, str, bytes]]) -> tuple[bytes, str]:
+    boundary = f"streetwatch-{uuid.uuid4().hex}"
+    parts = []
+    for name, filename, kind, data in fields:
+        disposition = f'form-data; name="{name}"' + (f'; filename="{filename}"' if filename else "")
+        head = f"--{boundary}\r\nContent-Disposition: {disposition}\r\nContent-Type: {kind}\r\n\r\n"
+        parts.append(head.encode() + data + b"\r\n")
+    return b"".join(parts) + f"--{boundary}--\r\n".encode(), f"multipart/form-data; boundary={boundary}"
 
 
 class Outbox:
@@ -122,9 +140,17 @@ class Sender:
     """Posts what the outbox holds to the server; `send_pending` once, or `run` until `stop`."""
 
     def __init__(
-        self, outbox_path: Path | str, url: str, api_key: str = "", timeout: float = 10.0, max_backoff: float = 60.0
+        self,
+        outbox_path: Path | str,
+        url: str,
+        api_key: str = "",
+        timeout: float = 10.0,
+        max_backoff: float = 60.0,
+        batch_size: int = 20,
     ) -> None:
         self.outbox_path = Path(outbox_path)
+        self.batch_size = batch_size
+        self._batches = batch_size > 1  # off for good once a server answers that it has no batch endpoint
         self.url = url
         self.api_key = api_key
         self.timeout = timeout
@@ -137,17 +163,27 @@ class Sender:
         box = outbox or Outbox(self.outbox_path)
         sent = 0
         try:
-            while batch := box.pending():
+            while batch := box.pending(max(self.batch_size, 1)):
+                if self._batches and len(batch) > 1:
+                    outcomes = self._post_batch(batch)
+                else:
+                    outcomes = {}
+                    for item in batch:
+                        outcomes[item.key] = outcome = self._post(item)
+                        if outcome == "unreachable":
+                            break
                 for item in batch:
-                    outcome = self._post(item)
+                    outcome = outcomes.get(item.key, "unreachable")
                     if outcome == "unreachable":
-                        return sent
+                        continue
                     if outcome == "sent":
                         box.mark(item.key, "sent")
                         sent += 1
                     else:
                         box.mark(item.key, "rejected", outcome)
                         logger.error("the server rejected sighting %s: %s", item.key, outcome)
+                if "unreachable" in outcomes.values() or len(outcomes) < len(batch):
+                    return sent
         finally:
             if own:
                 box.close()
@@ -173,6 +209,52 @@ class Sender:
         except (urllib.error.URLError, TimeoutError, ConnectionError, OSError) as error:
             logger.warning("server %s unreachable (%s); sightings stay in the outbox", self.url, error)
             return "unreachable"
+
+    def _post_batch(self, items: list[Pending]) -> dict[str, str]:
+        """Each item's outcome from one batch request; all 'unreachable' if the request as a whole failed."""
+        body, content_type = batch_multipart(items)
+        url = self.url.rstrip("/") + "/batch"
+        request = urllib.request.Request(
+            url, data=body, method="POST", headers={"Content-Type": content_type, "X-API-Key": self.api_key}
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout * 3) as response:
+                answers = json.loads(response.read())
+        except urllib.error.HTTPError as error:
+            if error.code in (404, 405):  # an older server: one sighting per request from now on
+                logger.warning("server has no batch endpoint (%d); sending one at a time", error.code)
+                self._batches = False
+                return {item.key: outcome for item in items if (outcome := self._post(item)) != "unreachable"}
+            logger.warning("server answered %d to a batch of %d; keeping them, will retry", error.code, len(items))
+            return {}
+        except (urllib.error.URLError, TimeoutError, ConnectionError, OSError, ValueError) as error:
+            logger.warning("server %s unreachable (%s); sightings stay in the outbox", url, error)
+            return {}
+        outcomes = {}
+        for answer in answers:
+            status = int(answer.get("status", 0))
+            if status in (200, 201):
+                outcomes[answer["key"]] = "sent"
+            elif 400 <= status < 500:
+                outcomes[answer["key"]] = f"HTTP {status}: {answer.get('error', '')}"[:500]
+        return outcomes
+
+    def report_run(self, key: str, summary: dict[str, object]) -> bool:
+        """Send a patrol run's summary (`PUT /api/v1/runs/{key}`); False if the server could not take it now."""
+        base = self.url.rstrip("/").removesuffix("/sightings")
+        request = urllib.request.Request(
+            f"{base}/runs/{urllib.parse.quote(key, safe='')}",
+            data=json.dumps(summary).encode(),
+            method="PUT",
+            headers={"Content-Type": "application/json", "X-API-Key": self.api_key},
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout) as response:
+                response.read()
+            return True
+        except (urllib.error.URLError, TimeoutError, ConnectionError, OSError) as error:
+            logger.warning("could not send the summary of run %s: %s", key, error)
+            return False
 
     def run(self, interval: float = 2.0) -> None:
         """Send in a loop with exponential backoff while the server is down; returns after `stop()`."""

@@ -3,8 +3,10 @@
 A track becomes a sighting only after `min_hits` confirming frames (a one-frame false positive never reaches a
 reviewer). Its score is the median of its confidence history (as Frigate scores tracked objects: one lucky frame
 does not make a sighting, one bad frame does not sink it). Its evidence is its best frame — confidence × √area,
-preferring boxes not cut off by the frame's border — written as a full-frame JPEG with the box drawn and as a
-crop, each with the sha256 of the file's bytes, so that anyone can later prove the evidence was not altered. Its
+preferring boxes not cut off by the frame's border — written as the full frame, untouched (the box travels as
+numbers: the review UI draws it, and the frame can become a training label without a drawn rectangle the model
+would learn), and as a crop, each with the sha256 of the file's bytes, so that anyone can later prove the
+evidence was not altered. Its
 location is the car's position at that frame's capture time (from the GPS track), optionally moved forward along
 the heading by the typical distance to what the camera sees.
 """
@@ -22,7 +24,6 @@ from typing import Any
 import cv2
 import numpy as np
 
-from vision.annotate import draw_detections
 from vision.detections import Detections
 from vision.images import ImageArray
 from vision.tracking import Track, TrackUpdate
@@ -65,6 +66,8 @@ class Sighting:
     location: Location | None
     source: str
     confidences: list[float] = field(repr=False)
+    run: str = ""  # the patrol run (drive or camera session) it was seen on
+    model: str = ""  # name@version of the model that produced it (the server records it per sighting)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), ensure_ascii=False)
@@ -103,13 +106,16 @@ class SightingAggregator:
         settings: SightingSettings = SightingSettings(),
         locate: Callable[[float], Location | None] | None = None,
         source: str = "",
+        run: str = "",
     ) -> None:
+        self.run = run
         self.evidence_dir = evidence_dir
         self.class_names = class_names
         self.settings = settings
         self.locate = locate
         self.source = source
         self._live: dict[int, _Candidate] = {}
+        self.model = ""  # set (and updated on a hot swap) by whoever runs the detector
         self.dropped_short_tracks = 0
         evidence_dir.mkdir(parents=True, exist_ok=True)
 
@@ -150,8 +156,7 @@ class SightingAggregator:
         class_id = track.class_id
         name = self.class_names[class_id] if 0 <= class_id < len(self.class_names) else str(class_id)
         sighting_id = hashlib.sha256(f"{self.source}|{track.track_id}|{c.first_time:.3f}".encode()).hexdigest()[:16]
-        box = Detections(np.array([c.best_box]), np.array([c.best_confidence]), np.array([class_id]))
-        frame = draw_detections(c.best_image, box, self.class_names)
+        frame = c.best_image
         crop = crop_box(c.best_image, c.best_box, self.settings.crop_padding)
         stem = f"{sighting_id}-{name}"
         location = self.locate(c.best_time) if self.locate else None
@@ -169,6 +174,8 @@ class SightingAggregator:
             location=location,
             source=self.source,
             confidences=[round(v, 4) for v in c.confidences],
+            run=self.run,
+            model=self.model,
         )
 
     def _write(self, name: str, image: ImageArray) -> Evidence:

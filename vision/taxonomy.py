@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from pathlib import Path
 
@@ -59,8 +60,18 @@ class Taxonomy(BaseModel):
 
 
 def load_taxonomy(path: Path | str | None = None) -> Taxonomy:
-    """Read and validate a taxonomy YAML (default: the starter taxonomy shipped with `vision`)."""
+    """Read and validate a taxonomy YAML (default: the starter taxonomy shipped with `vision`).
+
+    Parsed once per version of the file (its modification time and size): the server checks every sighting's
+    class against it, and parsing YAML per request cost more than the rest of the ingest.
+    """
     source = Path(path) if path is not None else DEFAULT_TAXONOMY
+    stat = source.stat()
+    return _parse_taxonomy(source.resolve(), stat.st_mtime_ns, stat.st_size)
+
+
+@functools.lru_cache(maxsize=16)
+def _parse_taxonomy(source: Path, mtime_ns: int, size: int) -> Taxonomy:  # the Taxonomy is frozen: safe to share
     with source.open(encoding="utf-8") as handle:
         raw = yaml.safe_load(handle)
     return Taxonomy.model_validate(raw)

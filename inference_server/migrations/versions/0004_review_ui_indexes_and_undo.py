@@ -1,7 +1,7 @@
 """review UI: indexes for the queue, board, map and undo; a decision keeps what it changed and when it was undone
 
 Revision ID: 0004
-Revises: 0003
+Revises: 0006
 Create Date: 2026-11-27 15:31:49.046996
 """
 
@@ -10,7 +10,7 @@ import sqlmodel
 from alembic import op
 
 revision = "0004"
-down_revision = "0003"
+down_revision = "0006"  # 0006 (patrol runs) reached main first, also on 0003
 branch_labels = None
 depends_on = None
 
