@@ -17,8 +17,11 @@ from inference_server.tables import ReviewDecision, Sighting
 
 
 def review_records(session: Session, evidence_dir: Path, since: datetime | None = None) -> list[dict[str, Any]]:
-    """Every decision made at or after `since` (all when None), oldest first, with its sighting's final label."""
-    query = select(ReviewDecision, Sighting).where(col(ReviewDecision.sighting_id) == col(Sighting.id))
+    """Every standing decision made at or after `since` (all when None), oldest first, with its sighting's final
+    label; decisions a reviewer took back (undo in the review UI) are left out."""
+    query = select(ReviewDecision, Sighting).where(
+        col(ReviewDecision.sighting_id) == col(Sighting.id), col(ReviewDecision.undone).is_(None)
+    )
     if since is not None:
         query = query.where(col(ReviewDecision.decided) >= since)
     rows = session.exec(query.order_by(col(ReviewDecision.id))).all()

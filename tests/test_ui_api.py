@@ -4,9 +4,12 @@ case detail, dispatch with a deadline, dashboard, map and the admin page — and
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
+from sqlmodel import Session
 
+from inference_server.review_export import review_records
 from tests.test_server_ingest import pg_server, settings  # noqa: F401  (fixtures: SQLite and PostgreSQL)
 from tests.test_server_workflow import world  # noqa: F401  (fixture)
 
@@ -66,6 +69,8 @@ def test_next_preloads_and_undo_restores_the_sighting_and_removes_its_fresh_case
     )
     assert http.get(f"/api/v1/cases/{case_id}", headers=headers["viewer"]).status_code == 404
     assert http.post(f"{UI}/review/undo", headers=reviewer).status_code == 409  # nothing left to undo
+    with Session(http.app.state.engine) as s:  # an undone decision makes no training label
+        assert review_records(s, Path("evidence")) == []
     # a case that moved on keeps its sighting
     case_id = http.post(f"/api/v1/sightings/{shown['id']}/decision", json={"action": "confirm"},
                         headers=reviewer).json()["case"]  # fmt: skip
