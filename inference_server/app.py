@@ -44,6 +44,7 @@ from inference_server.deps import (
 from inference_server.evidence import (
     EvidenceError,
     check_evidence,
+    close_areas,
     evidence_path,
     store,
     store_file,
@@ -178,12 +179,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> Any:
         create_schema(engine)
-        removed = sweep_incoming(settings.evidence_dir)
-        if removed:
-            logger.warning("removed %d half-written evidence files left by a crash", removed)
+        for root in (settings.evidence_dir, settings.data_dir / "videos"):
+            removed = sweep_incoming(root)
+            if removed:
+                logger.warning("removed %d half-written files under %s left by a crash", removed, root)
         worker.start()
         yield
         worker.stop()
+        close_areas(settings.evidence_dir, settings.data_dir / "videos")
         engine.dispose()
 
     app = FastAPI(title="StreetWatch", version="0.1.0", lifespan=lifespan)
@@ -748,13 +751,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if suffix not in (".mp4", ".avi", ".webm", ".mkv", ".mov"):
             raise unprocessable(f"unsupported video type {suffix}")
         folder = settings.data_dir / "videos"
-        video_path = store_file(folder, f"{digest}{suffix}", data)
+        video_path = store_file(folder, f"{digest}{suffix}", data, incoming=folder)
         gps_path = None
         try:
             VideoFileSource(video_path)  # opens and has frames, or a clear error
             if gps is not None:
                 gps_suffix = Path(gps.filename or "track.gpx").suffix.lower()
-                gps_path = store_file(folder, f"{digest}.track{gps_suffix}", gps.file.read())
+                gps_path = store_file(folder, f"{digest}.track{gps_suffix}", gps.file.read(), incoming=folder)
                 read_track(gps_path)
         except StreetWatchError as error:
             raise unprocessable(str(error)) from error

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import fcntl
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -43,13 +46,25 @@ def alembic_config(connection: Any) -> Any:
 
 def create_schema(engine: Engine) -> None:
     """Bring the database to the newest schema with the Alembic migrations (`streetwatch db upgrade` does the
-    same); the server runs it on start. A lock keeps two processes from migrating at once on PostgreSQL."""
+    same); the server runs it on start. A lock keeps two processes (`serve --workers N`) from migrating at once:
+    an advisory lock on PostgreSQL, a lock file beside the database on SQLite."""
     from alembic import command
 
-    with engine.begin() as connection:
+    with _sqlite_migration_lock(engine), engine.begin() as connection:
         if connection.dialect.name == "postgresql":
             connection.exec_driver_sql("SELECT pg_advisory_xact_lock(727274)")  # released with the transaction
         command.upgrade(alembic_config(connection), "head")
+
+
+@contextmanager
+def _sqlite_migration_lock(engine: Engine) -> Iterator[None]:
+    database = engine.url.database if engine.dialect.name == "sqlite" else None
+    if not database or database == ":memory:":
+        yield
+        return
+    with open(f"{database}.migrate-lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes, also if the process dies
+        yield
 
 
 def current_revision(engine: Engine) -> str | None:

@@ -1,17 +1,26 @@
 """Evidence files: validated as images, stored content-addressed (by sha256), written atomically.
 
-A file is written to a temporary name in the same folder, flushed to disk and renamed into place, so a crash
-leaves either the whole file or none; two uploads of the same bytes share one file. The database row that refers
-to a file is committed only after the file is in place.
+A file is written to a temporary name, flushed to disk and renamed into place, so a crash leaves either the whole
+file or none; two uploads of the same bytes share one file. The database row that refers to a file is committed
+only after the file is in place.
+
+Temporary files live in the writing process's own folder (`<root>/.incoming/<pid>-<random>/`), locked (flock) for
+the process's lifetime. At start a server sweeps the folders whose lock is free — their process is gone, so what
+they hold was cut off by a crash — and leaves alone those of sibling workers (`serve --workers N`) still writing.
 """
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import os
+import secrets
+import shutil
 import tempfile
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import TextIO
 
 from vision.errors import ImageError
 from vision.images import ImageLimits, decode_image
@@ -39,7 +48,7 @@ def evidence_path(root: Path, sha256: str) -> Path:
 
 def store(root: Path, sha256: str, data: bytes) -> Path:
     """Write `data` at its content address (if it is not there already); returns the path."""
-    return store_file(root / sha256[:2], f"{sha256}.jpg", data)
+    return store_file(root / sha256[:2], f"{sha256}.jpg", data, incoming=root)
 
 
 def store_many(root: Path, files: dict[str, bytes]) -> None:
@@ -55,35 +64,78 @@ _writers = ThreadPoolExecutor(max_workers=8, thread_name_prefix="evidence-writer
 _folders: set[Path] = set()  # folders known to exist: a mkdir per file costs more than the write
 
 
-def store_file(folder: Path, name: str, data: bytes) -> Path:
-    """Write `data` as `folder/name` atomically (temporary name, fsync, rename), unless it is there already."""
+def store_file(folder: Path, name: str, data: bytes, incoming: Path) -> Path:
+    """Write `data` as `folder/name` atomically (temporary file in this process's area under `incoming`, fsync,
+    rename), unless it is there already. `incoming` must be on the same file system as `folder`."""
     target = folder / name
     if target.exists():
         return target
     if folder not in _folders:
         folder.mkdir(parents=True, exist_ok=True)
         _folders.add(folder)
-    try:
-        handle, temporary = tempfile.mkstemp(dir=folder, prefix=".incoming-")
-    except FileNotFoundError:  # the folder went away since we saw it
-        _folders.discard(folder)
-        folder.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(dir=folder, prefix=".incoming-")
+    handle, temporary = tempfile.mkstemp(dir=_area(incoming))
     try:
         with os.fdopen(handle, "wb") as file:
             file.write(data)
             file.flush()
             os.fsync(file.fileno())
-        os.replace(temporary, target)
+        try:
+            os.replace(temporary, target)
+        except FileNotFoundError:  # the target folder went away since we saw it
+            _folders.discard(folder)
+            folder.mkdir(parents=True, exist_ok=True)
+            os.replace(temporary, target)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
     return target
 
 
+_areas: dict[Path, tuple[Path, TextIO]] = {}
+_areas_lock = threading.Lock()
+
+
+def _area(root: Path) -> Path:
+    """This process's locked folder for half-written files under `root/.incoming` (made on first use)."""
+    with _areas_lock:
+        known = _areas.get(root)
+        if known is not None and known[0].is_dir():
+            return known[0]
+        folder = root / ".incoming" / f"{os.getpid()}-{secrets.token_hex(4)}"
+        folder.mkdir(parents=True)
+        lock = open(folder / ".lock", "w")
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        _areas[root] = (folder, lock)
+        return folder
+
+
+def close_areas(*roots: Path) -> None:
+    """Remove this process's (empty) areas under `roots`; at shutdown."""
+    with _areas_lock:
+        for root in roots:
+            known = _areas.pop(root, None)
+            if known is not None:
+                shutil.rmtree(known[0], ignore_errors=True)
+                known[1].close()
+
+
 def sweep_incoming(root: Path) -> int:
-    """Delete temporary files a crash left mid-write (run at start, before any request); how many."""
+    """Delete what crashed writers left under `root` (run at start); how many files.
+
+    An area whose lock can be taken belongs to a process that is gone; a locked one to a live sibling worker. A
+    folder without a lock file was cut off between its creation and its lock: it holds nothing. Temporary files
+    of the older layout (`.incoming-*` beside their target) are removed too.
+    """
     removed = 0
+    areas = root / ".incoming"
+    for folder in areas.iterdir() if areas.is_dir() else []:
+        try:
+            with open(folder / ".lock") as lock:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                removed += sum(1 for f in folder.iterdir() if f.name != ".lock")
+                shutil.rmtree(folder)
+        except (BlockingIOError, FileNotFoundError, NotADirectoryError):
+            continue
     for leftover in root.rglob(".incoming-*") if root.exists() else []:
         leftover.unlink(missing_ok=True)
         removed += 1

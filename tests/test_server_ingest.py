@@ -250,3 +250,29 @@ def test_sightings_count_into_their_patrol_run_and_the_device_reports_its_summar
     times = [r["best_time"] for r in records]
     assert run.sightings == 3 and run.first_time == min(times) and run.last_time == max(times)
     assert run.distance_m == 4210.5 and run.frames_analysed == 3000 and run.key == "drive-0712@1790000000"
+
+
+def test_a_starting_worker_sweeps_only_what_dead_writers_left(tmp_path: Path) -> None:
+    """`serve --workers N`: a worker starting late must not delete a sibling's half-written files."""
+    import subprocess
+    import sys
+
+    from inference_server.evidence import sweep_incoming
+
+    root = tmp_path / "evidence"
+    writer = (
+        "import sys, time; from pathlib import Path; from inference_server.evidence import _area\n"
+        "(_area(Path(sys.argv[1])) / 'half-written').write_bytes(b'x'); print('ready', flush=True); time.sleep(60)"
+    )
+    sibling = subprocess.Popen([sys.executable, "-c", writer, str(root)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert sibling.stdout is not None and sibling.stdout.readline().strip() == "ready"
+        (root / "ab").mkdir(parents=True)
+        (root / "ab" / ".incoming-old").write_bytes(b"y")  # the older layout's leftover
+        assert sweep_incoming(root) == 1  # only the old leftover: the sibling is alive and holds its lock
+        assert len(list(root.glob(".incoming/*/half-written"))) == 1
+    finally:
+        sibling.kill()
+        sibling.wait(10)
+    assert sweep_incoming(root) == 1  # now its process is gone: what it left is swept
+    assert not list(root.glob(".incoming/*"))
