@@ -112,16 +112,45 @@ def _train(config: RetrainConfig, parent: str, work: Path) -> Path:
     from models.train import train
 
     work.mkdir(parents=True, exist_ok=False)
+    data = config.reviews.resolve() if config.fraction >= 1 else replay_subset(config.reviews, config.fraction, work)
     train_config = {
-        "name": "train", "init": str(model_file(parent, ModelFormat.PYTORCH)), "data": str(config.reviews.resolve()),
+        "name": "train", "init": str(model_file(parent, ModelFormat.PYTORCH)), "data": str(data),
         "imgsz": config.imgsz, "epochs": config.epochs, "batch": config.batch, "device": config.device,
-        "workers": config.workers, "fraction": config.fraction, "preset": "street",
+        "workers": config.workers, "preset": "street",
     }  # fmt: skip
     if config.time_hours:
         train_config["time_hours"] = config.time_hours
     path = work / "train.yaml"
     path.write_text(yaml.safe_dump(train_config), encoding="utf-8")
     return train(path, work)
+
+
+def replay_subset(reviews: Path, fraction: float, work: Path) -> Path:
+    """A dataset folder training on every reviewed frame and a seeded `fraction` of the parent's images.
+
+    Ultralytics' own `fraction` keeps a prefix of the sorted file list, which would drop the review frames (their
+    folder sorts after the parent's) before any base image: a smaller budget must shrink the replay, not the news.
+    """
+    from datasets.sources import IMAGE_SUFFIXES
+
+    spec = yaml.safe_load((reviews / "data.yaml").read_text(encoding="utf-8"))
+    folders = [(reviews / entry).resolve() for entry in spec["train"]]
+    own = (reviews / "images" / "train").resolve()
+    reviewed, replay = [], []
+    for folder in folders:
+        images = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES) if folder.is_dir() else []
+        (reviewed if folder == own else replay).extend(images)
+    kept = sorted(random.Random(0).sample(replay, round(len(replay) * fraction))) if replay else []
+    target = work / "data"
+    target.mkdir()
+    (target / "train.txt").write_text("".join(f"{p}\n" for p in reviewed + kept), encoding="utf-8")
+    val = [str((reviews / entry).resolve()) for entry in spec["val"]]
+    subset = {"train": str(target / "train.txt"), "val": val, "names": spec["names"]}
+    (target / "data.yaml").write_text(yaml.safe_dump(subset, allow_unicode=True), encoding="utf-8")
+    shutil.copyfile(reviews / "manifest.json", target / "manifest.json")  # the run records the review version
+    logger.info("training on %d reviewed frames and %d of %d replayed base images", len(reviewed), len(kept),
+                len(replay))  # fmt: skip
+    return target
 
 
 def _export(config: RetrainConfig, run: Path, staging: Path) -> dict[str, Path]:

@@ -10,6 +10,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+import yaml
 from fastapi.testclient import TestClient
 from sqlmodel import Session
 from typer.testing import CliRunner
@@ -168,3 +169,26 @@ def test_reviews_become_a_dataset_version_and_a_gated_candidate(server, tmp_path
     assert rolled.exit_code == 0 and current_model() == DEFAULT_MODEL
     listed = runner.invoke(app, ["models", "list"])
     assert f"{candidate}  rolled_back" in listed.output
+
+
+def test_a_smaller_budget_shrinks_the_replay_never_the_reviewed_frames(tmp_path: Path) -> None:
+    from models.retrain import replay_subset
+
+    for folder, names in (("base/images/train", "abcdefgh"), ("base/images/val", "v"), ("reviews/images/train", "r"),
+                          ("reviews/images/val", "")):  # fmt: skip
+        (tmp_path / folder).mkdir(parents=True)
+        for name in names:
+            (tmp_path / folder / f"{name}.jpg").write_bytes(b"jpeg")
+    reviews = tmp_path / "reviews"
+    (reviews / "data.yaml").write_text(
+        "train: [../base/images/train, images/train]\nval: [../base/images/val, images/val]\nnames:\n  0: illegal_ad\n"
+    )
+    (reviews / "manifest.json").write_text("{}")
+    (tmp_path / "work").mkdir()
+    subset = replay_subset(reviews, 0.25, tmp_path / "work")
+    listed = (subset / "train.txt").read_text().split()
+    assert str((reviews / "images/train/r.jpg").resolve()) in listed  # ultralytics' own fraction would drop it
+    assert len(listed) == 1 + 2  # the reviewed frame and a quarter of the 8 base images
+    spec = yaml.safe_load((subset / "data.yaml").read_text())
+    assert spec["val"] == [str((tmp_path / "base/images/val").resolve()), str((reviews / "images/val").resolve())]
+    assert (subset / "manifest.json").read_text() == "{}"
