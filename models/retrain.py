@@ -55,6 +55,7 @@ class RetrainConfig(BaseModel):
     workers: int = Field(default=2, ge=0)
     fraction: float = Field(default=1.0, gt=0, le=1, description="share of the training images to use")
     time_hours: float | None = Field(default=None, gt=0)
+    lr0: float = Field(default=0.001, gt=0, description="fine-tuning learning rate (AdamW, no warm-up)")
     margin: float = Field(default=0.02, ge=0, description="gate: AP50 any one class may lose")
     min_gain: float = Field(default=0.0, description="gate: the mean AP50 must rise by more than this")
     review_threshold: float = Field(default=0.25, gt=0, lt=1)
@@ -117,6 +118,9 @@ def _train(config: RetrainConfig, parent: str, work: Path) -> Path:
         "name": "train", "init": str(model_file(parent, ModelFormat.PYTORCH)), "data": str(data),
         "imgsz": config.imgsz, "epochs": config.epochs, "batch": config.batch, "device": config.device,
         "workers": config.workers, "preset": "street",
+        # a fine-tune of a converged model: a small steady rate, no warm-up (ultralytics' warm-up starts the biases
+        # at 0.1, which undoes a trained detector in the few epochs a retrain has)
+        "hyper": {"optimizer": "AdamW", "lr0": config.lr0, "warmup_epochs": 0},
     }  # fmt: skip
     if config.time_hours:
         train_config["time_hours"] = config.time_hours
