@@ -12,8 +12,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
-import tempfile
 import threading
 import urllib.request
 from collections.abc import Callable, Sequence
@@ -22,6 +20,7 @@ from pathlib import Path
 from vision.detections import Detections
 from vision.detector import Detector
 from vision.errors import ModelLoadError
+from vision.files import write_atomic
 from vision.images import ImageArray
 
 logger = logging.getLogger(__name__)
@@ -64,14 +63,8 @@ class ModelUpdater:
         actual = hashlib.sha256(data).hexdigest()
         if actual != expected:
             raise ModelLoadError(f"{reference} {self.file}: downloaded sha256 {actual} is not the server's {expected}")
-        self.folder.mkdir(parents=True, exist_ok=True)
         target = self.folder / f"{reference.replace('@', '_')}.{self.file}"
-        handle, temporary = tempfile.mkstemp(dir=self.folder, prefix=".incoming-")
-        with os.fdopen(handle, "wb") as out:
-            out.write(data)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(temporary, target)
+        write_atomic(target, data)
         self.reference, self.sha256, self.path = reference, expected, target
         logger.info("model %s downloaded (%d bytes, sha256 verified)", reference, len(data))
         return target
