@@ -43,7 +43,6 @@ from vision.nms import box_iou
 
 REPO = Path(__file__).resolve().parents[1]
 BASE = REPO / "data" / "datasets" / "base-v2"
-PASSWORD = "correct horse battery"
 
 
 def held_back(entry_sha: str) -> bool:
@@ -75,22 +74,15 @@ def make_holdout(base: Path, target: Path) -> list[Any]:
 def review_month(month: list[Any], base: Path, data_dir: Path) -> dict[str, int]:
     """Post the current model's sightings of the month's photos to a real server and decide on each."""
     from fastapi.testclient import TestClient
-    from sqlmodel import Session
 
-    from inference_server.app import add_device, create_app
-    from inference_server.auth import add_user
-    from inference_server.db import create_schema, make_engine
+    from inference_server.app import create_app
     from inference_server.settings import Settings
     from models.registry import current_model, load_detector, versioned
+    from tests.ui_world import PASSWORD, add_people
     from vision.yolo_head import DetectionSettings
 
     settings = Settings(data_dir=data_dir)
-    key = add_device(settings, "car-month", "patrol_car")
-    engine = make_engine(settings.url)
-    create_schema(engine)
-    with Session(engine) as session:
-        add_user(session, "reviewer", PASSWORD, "reviewer")
-    engine.dispose()
+    key = add_people(settings, "car-month")
     model = current_model()
     detector = load_detector(model, settings=DetectionSettings(confidence_threshold=0.05))
     names = detector.class_names

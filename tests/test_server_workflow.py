@@ -8,19 +8,13 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlmodel import Session
 
-from inference_server.app import add_device, create_app
-from inference_server.auth import add_user
-from inference_server.db import create_schema, make_engine
+from inference_server.app import create_app
 from inference_server.settings import Settings
 from tests.conftest import REPO_ROOT
 from tests.test_outbox import make_sightings
 from tests.test_server_ingest import pg_server, settings  # noqa: F401  (fixtures: SQLite and PostgreSQL)
-
-PASSWORD = "correct horse battery"
-ROLES = ("viewer", "reviewer", "supervisor", "admin")
-
+from tests.ui_world import PASSWORD, ROLES, add_people
 
 DISTRICTS = {
     "type": "FeatureCollection",
@@ -40,13 +34,7 @@ def world(settings: Settings, tmp_path: Path) -> Iterator[tuple[TestClient, dict
     """A server with one user per role, one device, two districts, and three sightings from that device."""
     (tmp_path / "districts.geojson").write_text(json.dumps(DISTRICTS, ensure_ascii=False))
     settings = settings.model_copy(update={"districts": tmp_path / "districts.geojson"})
-    key = add_device(settings, "car-9", "patrol_car")
-    engine = make_engine(settings.url)
-    create_schema(engine)
-    with Session(engine) as session:
-        for role in ROLES:
-            add_user(session, role, PASSWORD, role)
-    engine.dispose()
+    key = add_people(settings, "car-9")
     with TestClient(create_app(settings)) as http:
         headers: dict[str, dict[str, str]] = {
             "anonymous": {},

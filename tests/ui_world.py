@@ -108,18 +108,24 @@ def post_sighting(
     return dict(response.json())
 
 
-def prepare(settings: Settings) -> tuple[Settings, str]:
-    """Users (one per role, named after it), a patrol car; returns the settings with the sample districts, and
+def add_people(settings: Settings, car: str) -> str:
+    """A fresh server's people: one user per role (named after it, password PASSWORD) and the patrol car `car`;
     the car's API key."""
-    settings = settings.model_copy(update={"districts": DISTRICTS})
-    key = add_device(settings, "car-07", "patrol_car")
+    key = add_device(settings, car, "patrol_car")
     engine = make_engine(settings.url)
     create_schema(engine)
     with Session(engine) as session:
         for role in ROLES:
             add_user(session, role, PASSWORD, role)
     engine.dispose()
-    return settings, key
+    return key
+
+
+def prepare(settings: Settings) -> tuple[Settings, str]:
+    """Users (one per role, named after it), a patrol car; returns the settings with the sample districts, and
+    the car's API key."""
+    settings = settings.model_copy(update={"districts": DISTRICTS})
+    return settings, add_people(settings, "car-07")
 
 
 @contextmanager
