@@ -15,8 +15,6 @@ still shares the machine's cores). Prints a Markdown table and the machine.
 from __future__ import annotations
 
 import argparse
-import hashlib
-import json
 import os
 import subprocess
 import sys
@@ -25,44 +23,18 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import cv2
 import httpx
-import numpy as np
 
 from inference_server.app import add_device
 from inference_server.settings import Settings
 from models.hardware import cpu_name
 from tests import postgres
 from tests.local_http import free_port
+from tests.test_server_crash import sightings
 from vision.outbox import Pending, batch_multipart
 
 REPO = Path(__file__).resolve().parents[1]
 Body = tuple[bytes, str]  # request body and its content type
-
-
-def sightings(count: int, evidence: str) -> list[Pending]:
-    """`count` distinct sightings, each with its own frame and crop JPEG."""
-    photos = [cv2.imread(str(p)) for p in sorted((REPO / "samples" / "images").glob("*.jpg"))]
-    items = []
-    for i in range(count):
-        if evidence == "real":
-            image = cv2.resize(photos[i % len(photos)], (960, 540), interpolation=cv2.INTER_AREA)
-            crop_box = (120, 80, 440, 320)
-        else:
-            image = np.full((48, 64, 3), (i * 37) % 256, np.uint8)
-            crop_box = (8, 8, 56, 40)
-        cv2.putText(image, str(i), (2, 30), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (255, 255, 255), 1)  # unique bytes
-        x0, y0, x1, y1 = crop_box
-        frame = cv2.imencode(".jpg", image)[1].tobytes()
-        crop = cv2.imencode(".jpg", image[y0:y1, x0:x1])[1].tobytes()
-        record = {
-            "sighting_id": f"bench-{i:06d}", "class_name": "exposed_garbage", "score": 0.7, "frames": 4,
-            "first_time": 1e9 + i, "last_time": 1e9 + i + 1, "best_time": 1e9 + i, "box": [x0, y0, x1, y1],
-            "location": {"lat": 31.2, "lon": 121.4}, "frame": {"sha256": hashlib.sha256(frame).hexdigest()},
-            "crop": {"sha256": hashlib.sha256(crop).hexdigest()},
-        }  # fmt: skip
-        items.append(Pending(record["sighting_id"], json.dumps(record).encode(), frame, crop))
-    return items
 
 
 def start_server(settings: Settings, workers: int) -> tuple[subprocess.Popen[bytes], str]:

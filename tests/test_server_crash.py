@@ -29,28 +29,45 @@ from inference_server.tables import Sighting
 from tests.conftest import REPO_ROOT
 from tests.local_http import free_port
 from tests.test_server_ingest import pg_server, settings  # noqa: F401  (fixtures: SQLite and PostgreSQL)
+from vision.outbox import Pending
 
 COUNT = 2000
 
 
-def _payloads(count: int) -> list[tuple[str, dict[str, str], dict[str, tuple[str, bytes, str]]]]:
-    """`count` distinct sightings, each with its own frame and crop JPEG."""
-    payloads = []
+def sightings(count: int, evidence: str) -> list[Pending]:
+    """`count` distinct sightings, each with its own frame and crop JPEG (also used by benchmarks/ingest.py):
+    evidence `small` is a 64 × 48 frame, `real` a 960 × 540 sample street photo made unique by its number."""
+    samples = sorted((REPO_ROOT / "samples" / "images").glob("*.jpg")) if evidence == "real" else []
+    photos = [cv2.imread(str(p)) for p in samples]
+    items = []
     for i in range(count):
-        image = np.full((48, 64, 3), (i * 37) % 256, np.uint8)
-        cv2.putText(image, str(i), (2, 30), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (255, 255, 255), 1)
+        if evidence == "real":
+            image = cv2.resize(photos[i % len(photos)], (960, 540), interpolation=cv2.INTER_AREA)
+            crop_box = (120, 80, 440, 320)
+        else:
+            image = np.full((48, 64, 3), (i * 37) % 256, np.uint8)
+            crop_box = (8, 8, 56, 40)
+        cv2.putText(image, str(i), (2, 30), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (255, 255, 255), 1)  # unique bytes
+        x0, y0, x1, y1 = crop_box
         frame = cv2.imencode(".jpg", image)[1].tobytes()
-        crop = cv2.imencode(".jpg", image[8:40, 8:56])[1].tobytes()
-        key = f"crash-{i:05d}"
+        crop = cv2.imencode(".jpg", image[y0:y1, x0:x1])[1].tobytes()
         record = {
-            "sighting_id": key, "class_name": "exposed_garbage", "score": 0.7, "frames": 4, "first_time": 1e9 + i,
-            "last_time": 1e9 + i + 1, "best_time": 1e9 + i, "box": [1, 2, 30, 40],
+            "sighting_id": f"sighting-{i:06d}", "class_name": "exposed_garbage", "score": 0.7, "frames": 4,
+            "first_time": 1e9 + i, "last_time": 1e9 + i + 1, "best_time": 1e9 + i, "box": [x0, y0, x1, y1],
             "location": {"lat": 31.2, "lon": 121.4}, "frame": {"sha256": hashlib.sha256(frame).hexdigest()},
             "crop": {"sha256": hashlib.sha256(crop).hexdigest()},
         }  # fmt: skip
-        files = {"frame": ("f.jpg", frame, "image/jpeg"), "crop": ("c.jpg", crop, "image/jpeg")}
-        payloads.append((key, {"metadata": json.dumps(record)}, files))
-    return payloads
+        items.append(Pending(record["sighting_id"], json.dumps(record).encode(), frame, crop))
+    return items
+
+
+def _payloads(count: int) -> list[tuple[str, dict[str, str], dict[str, tuple[str, bytes, str]]]]:
+    """`count` distinct sightings as form fields and files, each with its own frame and crop JPEG."""
+    return [
+        (s.key, {"metadata": s.metadata.decode()},
+         {"frame": ("f.jpg", s.frame, "image/jpeg"), "crop": ("c.jpg", s.crop, "image/jpeg")})
+        for s in sightings(count, "small")
+    ]  # fmt: skip
 
 
 class ServerProcess:
