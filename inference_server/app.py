@@ -566,10 +566,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             data = upload.file.read()
             files[hashlib.sha256(data).hexdigest()] = data
         answers: list[BatchItemOut] = []
-        accepted: list[tuple[BatchItemOut, Sighting]] = []
+        accepted: list[tuple[BatchItemOut, SightingIn, Sighting]] = []
         checked: set[str] = set()
         accepted_keys: set[str] = set()
-        accepted_records: list[SightingIn] = []
         keys = [item.get("sighting_id") if isinstance(item, dict) else None for item in raw]
         stored = {
             row.idempotency_key: row
@@ -605,32 +604,33 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             except EvidenceError as error:
                 answer.error = str(error)
                 continue
-            accepted.append((answer, sighting_row(record, record.sighting_id, metadata_sha, sender.id or 0)))
-            accepted_records.append(record)
+            accepted.append((answer, record, sighting_row(record, record.sighting_id, metadata_sha, sender.id or 0)))
             accepted_keys.add(record.sighting_id)
         store_many(settings.evidence_dir, {sha: files[sha] for sha in checked})
         if accepted:
             per_run: dict[int, list[float]] = {}
-            for item, (_, row) in zip(accepted_records, accepted, strict=True):
-                if item.run:
-                    row.run_id = run_ids.get(engine, sender.id or 0, item.run)
-                    per_run.setdefault(row.run_id, []).append(item.best_time)
+            for _, record, row in accepted:
+                if record.run:
+                    row.run_id = run_ids.get(engine, sender.id or 0, record.run)
+                    per_run.setdefault(row.run_id, []).append(record.best_time)
             for run_id, times in per_run.items():
                 runs.count_sightings(s, run_id, times)
-            s.add_all(row for _, row in accepted)
+            s.add_all(row for _, _, row in accepted)
             s.expire_on_commit = False  # the rows hold what was written (ids from the insert): no re-reads
             try:
                 s.commit()
             except IntegrityError:  # a concurrent request stored some of these keys: one at a time instead
                 s.rollback()
-                return one_by_one(s, [(answer, row) for answer, row in accepted])
-            for answer, row in accepted:
+                one_by_one(s, [(answer, row) for answer, _, row in accepted])
+                return answers  # every sighting's answer, the ones refused above included
+            for answer, _, row in accepted:
                 answer.status, answer.sighting = 201, SightingPublic.model_validate(row)
                 metrics.ingested.labels(class_name=row.class_name).inc()
         return answers
 
-    def one_by_one(s: Session, accepted: list[tuple[BatchItemOut, Sighting]]) -> list[BatchItemOut]:
-        """After a batch's commit lost a race on some keys: each sighting on its own, as a single post would."""
+    def one_by_one(s: Session, accepted: list[tuple[BatchItemOut, Sighting]]) -> None:
+        """After a batch's commit lost a race on some keys: each sighting on its own, as a single post would; its
+        answer is set in place."""
         for answer, row in accepted:
             fresh = Sighting.model_validate(row.model_dump(exclude={"id"}))
             if fresh.run_id is not None:
@@ -649,7 +649,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             s.refresh(fresh)
             answer.status, answer.sighting = 201, SightingPublic.model_validate(fresh)
             metrics.ingested.labels(class_name=fresh.class_name).inc()
-        return [answer for answer, _ in accepted]
 
     def server_detector() -> Any:
         return served.current()[0]

@@ -276,3 +276,53 @@ def test_a_starting_worker_sweeps_only_what_dead_writers_left(tmp_path: Path) ->
         sibling.wait(10)
     assert sweep_incoming(root) == 1  # now its process is gone: what it left is swept
     assert not list(root.glob(".incoming/*"))
+
+
+def test_a_batch_that_loses_a_race_on_a_key_still_answers_for_every_sighting(
+    client, settings: Settings, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    import sqlalchemy
+
+    from inference_server.app import canonical_digest
+
+    http, key = client
+    sightings = make_sightings(tmp_path / "ev", 3)
+    records = [json.loads(s.to_json()) for s in sightings]
+    evidence = [("evidence", (f"{i}.jpg", Path(p.path).read_bytes(), "image/jpeg"))
+                for i, s in enumerate(sightings) for p in (s.frame, s.crop)]  # fmt: skip
+    bad = {**records[2], "sighting_id": "no-evidence", "crop": {"sha256": "0" * 64}}
+    engine = make_engine(settings.url)
+    raced = []
+
+    def another_request_stores_the_first_one(session: Session) -> None:
+        if raced:
+            return
+        raced.append(True)  # a concurrent request commits records[0] between our lookup and our commit
+        first = records[0]
+        with Session(engine) as other:
+            other.add(Sighting(
+                idempotency_key=first["sighting_id"], metadata_sha256=canonical_digest(first), device_id=1,
+                class_name=first["class_name"], score=first["score"], frames=first["frames"],
+                first_time=first["first_time"], last_time=first["last_time"], best_time=first["best_time"],
+                box=first["box"], frame_sha256=first["frame"]["sha256"], crop_sha256=first["crop"]["sha256"],
+            ))  # fmt: skip
+            other.commit()
+
+    sqlalchemy.event.listen(Session, "before_commit", another_request_stores_the_first_one)
+    try:
+        response = http.post("/api/v1/sightings/batch", data={"sightings": json.dumps([bad, *records[:2]])},
+                             files=evidence, headers={"X-API-Key": key})  # fmt: skip
+    finally:
+        sqlalchemy.event.remove(Session, "before_commit", another_request_stores_the_first_one)
+    assert raced and response.status_code == 200, response.text
+    answers = response.json()
+    assert [(a["key"], a["status"]) for a in answers] == [
+        ("no-evidence", 422),
+        (records[0]["sighting_id"], 200),
+        (records[1]["sighting_id"], 201),
+    ]
+    with Session(engine) as s:
+        assert sorted(row.idempotency_key for row in s.exec(select(Sighting))) == sorted(
+            r["sighting_id"] for r in records[:2]
+        )
+    engine.dispose()
