@@ -11,7 +11,7 @@ SW=/tmp/sw
 export PYTHONPATH=/tmp/site:$PWD PYTHONUNBUFFERED=1 STREETWATCH_CACHE_DIR=$SW/cache
 mkdir -p "$SW"
 
-device_config() {  # $1: the repo config, $2: run name suffix; writes the config with this machine's paths
+device_config() {  # $1: the repo config; prints it with this machine's paths for the init and the data
   sed -e "s#^init: .*#init: $SW/yolov8n_coco_recovered.pt#" -e "s#^data: .*#data: $SW/base-v2#" "$1"
 }
 
