@@ -12,7 +12,7 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
-from datasets.presets import DEFAULT_PRESET, PRESETS, apply_preset, build_preset, motion_blur_kernel
+from datasets.presets import DEFAULT_PRESET, PRESETS, Haze, apply_preset, build_preset, motion_blur_kernel
 from tests.conftest import REPO_ROOT
 
 SAMPLE_IMAGE = REPO_ROOT / "samples" / "images" / "garbage-cn__000053.jpg"
@@ -226,3 +226,19 @@ def test_street_effects_fire_independently(sample: Sample) -> None:
     blurred = {i for i, names in enumerate(fired) if "MotionBlur" in names}
     assert 8 <= len(flipped) <= 32 and 4 <= len(blurred) <= 24
     assert not blurred <= flipped, "motion blur never fired without the flip"
+
+
+def test_haze_pales_the_far_end_of_the_frame_more_than_the_near_end() -> None:
+    dark = np.full((120, 160, 3), 40, np.uint8)
+    hazy = A.Compose([Haze(intensity_range=(0.3, 0.3), p=1.0)], seed=3)(image=dark)["image"]
+    assert hazy.shape == dark.shape and hazy.dtype == np.uint8
+    top, bottom = hazy[:10].mean(), hazy[-10:].mean()
+    # opacity 0.3 × depth 1.0 × veil 0.5–1.0 at the top: 40 + (235 − 40) × 0.15–0.3 ≈ 69–99
+    assert 69 <= top <= 99, top
+    assert 40 < bottom < top, (top, bottom)
+    assert (hazy >= dark).all()  # a veil of pale light only lightens a dark scene
+
+
+def test_haze_refuses_an_opacity_outside_0_to_1() -> None:
+    with pytest.raises(ValueError, match="intensity_range"):
+        Haze(intensity_range=(0.5, 1.2))
