@@ -1,8 +1,11 @@
 """`streetwatch retrain`: fine-tune the current model on base + review labels, compare, gate, register.
 
 1. Train: initial weights = the current model (the promoted registry version, else the zoo default); data = the
-   review dataset version (its data.yaml lists the parent's images and the reviewed frames); GPU when present.
-2. Export the candidate to ONNX fp32 and int8 (what the edge runs).
+   review dataset version (its data.yaml lists the parent's images and the reviewed frames, each reviewed frame
+   `review_repeat` times); GPU when present. Or judge a run trained elsewhere (`trained=`: a lent GPU, see
+   scripts/gpu/starter.sh), after checking it started from the current model on this review version.
+2. Export the candidate's last epoch (never the epoch that scored best on the benchmark: the benchmark would then
+   have picked the candidate it judges) to ONNX fp32 and int8 (what the edge runs).
 3. Evaluate candidate and current model on the same frozen benchmark: the parent's validation photos plus the
    reviewed frames whose hash puts them in the `val` slice (never trained on, see datasets.reviews).
 4. Write the comparison report (per-class AP50, recall at the review threshold, false-positive image rate, speed)
@@ -22,11 +25,12 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
+from datasets.fingerprints import sha256_file
 from datasets.manifest import read_manifest
 from models.evaluate import Evaluation, ImageResult, evaluate_results, predict_dataset
 from models.gate import GateDecision, GateRule, gate
@@ -55,6 +59,11 @@ class RetrainConfig(BaseModel):
     workers: int = Field(default=2, ge=0)
     fraction: float = Field(default=1.0, gt=0, le=1, description="share of the training images to use")
     time_hours: float | None = Field(default=None, gt=0)
+    cache: Literal["ram", "disk"] | None = Field(default=None, description="ultralytics image cache")
+    review_repeat: int = Field(
+        default=1, ge=1, le=100, description="each reviewed frame is seen this many times per epoch (a month of "
+        "reviews is small beside the replayed base)"
+    )  # fmt: skip
     lr0: float = Field(default=0.001, gt=0, description="fine-tuning learning rate (AdamW, no warm-up)")
     margin: float = Field(default=0.02, ge=0, description="gate: AP50 any one class may lose")
     min_gain: float = Field(default=0.0, description="gate: the mean AP50 must rise by more than this")
@@ -71,14 +80,26 @@ class RetrainResult:
     decision: GateDecision
 
 
-def retrain(config: RetrainConfig, current: str, runs: Path, root: Path | None = None) -> RetrainResult:
-    """Run the whole loop for `current` (a model reference); the registered candidate and the gate's decision."""
+def retrain(
+    config: RetrainConfig, current: str, runs: Path, root: Path | None = None, trained: Path | None = None
+) -> RetrainResult:
+    """Run the whole loop for `current` (a model reference); the registered candidate and the gate's decision.
+
+    `trained`: a run folder of `train_candidate` made elsewhere (weights/last.pt, run.json); it is judged instead of
+    training here, once its run.json shows it started from `current`'s weights on `config.reviews`.
+    """
     root = root or registry_dir()
     parent = versioned(current)
     name, parent_version = parent.split("@", 1)
     version = _next_version(root / name, parent_version)
     work = runs / f"{name}-{version}"
-    run = _train(config, parent, work)
+    work.mkdir(parents=True, exist_ok=False)
+    init = model_file(parent, ModelFormat.PYTORCH)
+    if trained is None:
+        run = train_candidate(config, init, work)
+    else:
+        check_trained_run(trained, init, config.reviews)
+        run = trained
     staging = work / "candidate"
     files = _export(config, run, staging)
     names = load_taxonomy().names
@@ -109,28 +130,43 @@ def _next_version(folder: Path, parent_version: str) -> str:
     return f"{base}-r{max(numbers, default=0) + 1}"
 
 
-def _train(config: RetrainConfig, parent: str, work: Path) -> Path:
+def train_candidate(config: RetrainConfig, init: Path, work: Path) -> Path:
+    """Fine-tune `init` (the current model's model.pt) as `config` says, in the existing folder `work`; the run."""
     from models.train import train
 
-    work.mkdir(parents=True, exist_ok=False)
-    data = config.reviews.resolve() if config.fraction >= 1 else replay_subset(config.reviews, config.fraction, work)
-    train_config = {
-        "name": "train", "init": str(model_file(parent, ModelFormat.PYTORCH)), "data": str(data),
+    use_list = config.fraction < 1 or config.review_repeat > 1
+    data = replay_subset(config.reviews, config.fraction, work, config.review_repeat) if use_list else config.reviews
+    train_config: dict[str, Any] = {
+        "name": "train", "init": str(init), "data": str(data.resolve()),
         "imgsz": config.imgsz, "epochs": config.epochs, "batch": config.batch, "device": config.device,
         "workers": config.workers, "preset": "street",
         # a fine-tune of a converged model: a small steady rate, no warm-up (ultralytics' warm-up starts the biases
-        # at 0.1, which undoes a trained detector in the few epochs a retrain has)
-        "hyper": {"optimizer": "AdamW", "lr0": config.lr0, "warmup_epochs": 0},
+        # at 0.1, which undoes a trained detector in the few epochs a retrain has); no validation between epochs:
+        # the last epoch is the candidate, so the benchmark never chooses it
+        "hyper": {"optimizer": "AdamW", "lr0": config.lr0, "warmup_epochs": 0, "val": False},
     }  # fmt: skip
     if config.time_hours:
         train_config["time_hours"] = config.time_hours
+    if config.cache:
+        train_config["cache"] = config.cache
     path = work / "train.yaml"
     path.write_text(yaml.safe_dump(train_config), encoding="utf-8")
     return train(path, work)
 
 
-def replay_subset(reviews: Path, fraction: float, work: Path) -> Path:
-    """A dataset folder training on every reviewed frame and a seeded `fraction` of the parent's images.
+def check_trained_run(run: Path, init: Path, reviews: Path) -> None:
+    """Refuse a run trained elsewhere unless it has its last weights and started from `init` on `reviews`."""
+    if not (run / "weights" / "last.pt").is_file() or not (run / "run.json").is_file():
+        raise FileNotFoundError(f"{run} is not a training run: it needs weights/last.pt and run.json")
+    info = json.loads((run / "run.json").read_text(encoding="utf-8"))
+    if info.get("init", {}).get("sha256") != sha256_file(init):
+        raise ValueError(f"run {run} did not start from the current model's weights {init}")
+    if info.get("dataset", {}).get("manifest_sha256") != sha256_file(reviews / "manifest.json"):
+        raise ValueError(f"run {run} was not trained on the review version {reviews} (manifest hash differs)")
+
+
+def replay_subset(reviews: Path, fraction: float, work: Path, repeat: int = 1) -> Path:
+    """A dataset folder training on every reviewed frame `repeat` times and a seeded `fraction` of the parent's images.
 
     Ultralytics' own `fraction` keeps a prefix of the sorted file list, which would drop the review frames (their
     folder sorts after the parent's) before any base image: a smaller budget must shrink the replay, not the news.
@@ -140,20 +176,21 @@ def replay_subset(reviews: Path, fraction: float, work: Path) -> Path:
     spec = yaml.safe_load((reviews / "data.yaml").read_text(encoding="utf-8"))
     folders = [(reviews / entry).resolve() for entry in spec["train"]]
     own = (reviews / "images" / "train").resolve()
-    reviewed, replay = [], []
+    reviewed: list[Path] = []
+    replay: list[Path] = []
     for folder in folders:
         images = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES) if folder.is_dir() else []
         (reviewed if folder == own else replay).extend(images)
     kept = sorted(random.Random(0).sample(replay, round(len(replay) * fraction))) if replay else []
     target = work / "data"
     target.mkdir()
-    (target / "train.txt").write_text("".join(f"{p}\n" for p in reviewed + kept), encoding="utf-8")
+    (target / "train.txt").write_text("".join(f"{p}\n" for p in reviewed * repeat + kept), encoding="utf-8")
     val = [str((reviews / entry).resolve()) for entry in spec["val"]]
     subset = {"train": str(target / "train.txt"), "val": val, "names": spec["names"]}
     (target / "data.yaml").write_text(yaml.safe_dump(subset, allow_unicode=True), encoding="utf-8")
     shutil.copyfile(reviews / "manifest.json", target / "manifest.json")  # the run records the review version
-    logger.info("training on %d reviewed frames and %d of %d replayed base images", len(reviewed), len(kept),
-                len(replay))  # fmt: skip
+    logger.info("training on %d reviewed frames (each %d times) and %d of %d replayed base images", len(reviewed),
+                repeat, len(kept), len(replay))  # fmt: skip
     return target
 
 
@@ -162,8 +199,7 @@ def _export(config: RetrainConfig, run: Path, staging: Path) -> dict[str, Path]:
     from models.quantize import quantize_int8
 
     staging.mkdir(parents=True)
-    best = run / "weights" / "best.pt"
-    weights = shutil.copyfile(best if best.is_file() else run / "weights" / "last.pt", staging / "model.pt")
+    weights = shutil.copyfile(run / "weights" / "last.pt", staging / "model.pt")
     fp32 = export_onnx(weights, staging / "model.onnx", imgsz=config.imgsz)
     images = [config.reviews / e.image for e in read_manifest(config.reviews).entries if e.split == "train"]
     images += [config.base / e.image for e in read_manifest(config.base).entries if e.split == "train"]

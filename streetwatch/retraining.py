@@ -97,6 +97,11 @@ def retrain(
     device: Annotated[str, typer.Option(help="auto (GPU when present), cpu, or a CUDA index.")] = "auto",
     workers: Annotated[int, typer.Option(help="Data loader workers.")] = 2,
     fraction: Annotated[float, typer.Option(help="Share of the training images to use.")] = 1.0,
+    review_repeat: Annotated[int, typer.Option(help="Times each reviewed frame is seen per epoch.")] = 1,
+    cache: Annotated[str | None, typer.Option(help="Cache decoded images: ram or disk.")] = None,
+    trained: Annotated[
+        Path | None, typer.Option(help="A run trained elsewhere (a lent GPU): judge it instead of training.")
+    ] = None,
     margin: Annotated[float, typer.Option(help="Gate: AP50 any one class may lose.")] = 0.02,
     min_gain: Annotated[float, typer.Option(help="Gate: mean AP50 must rise by more than this.")] = 0.0,
     review_threshold: Annotated[float, typer.Option(help="Recall and FP rate are counted at this score.")] = 0.25,
@@ -112,11 +117,12 @@ def retrain(
     try:
         if reviews is None:
             reviews = export_reviews(since, base, DATASETS_OUT / f"reviews-{datetime.now(UTC):%Y%m%d-%H%M%S}", 0.2)
-        config = RetrainConfig(
-            base=base, reviews=reviews, imgsz=imgsz, epochs=epochs, batch=batch, device=device, workers=workers,
-            fraction=fraction, margin=margin, min_gain=min_gain, review_threshold=review_threshold,
-        )  # fmt: skip
-        result = run_retrain(config, current_model(), runs)
+        config = RetrainConfig.model_validate({
+            "base": base, "reviews": reviews, "imgsz": imgsz, "epochs": epochs, "batch": batch, "device": device,
+            "workers": workers, "fraction": fraction, "margin": margin, "min_gain": min_gain,
+            "review_threshold": review_threshold, "review_repeat": review_repeat, "cache": cache,
+        })  # fmt: skip
+        result = run_retrain(config, current_model(), runs, trained=trained)
     except (ValueError, ValidationError, FileExistsError, FileNotFoundError, StreetWatchError) as error:
         raise _fail(error) from error
     typer.echo(result.report.read_text(encoding="utf-8"))

@@ -15,6 +15,7 @@ from fastapi.testclient import TestClient
 from sqlmodel import Session
 from typer.testing import CliRunner
 
+from datasets.fingerprints import sha256_file
 from datasets.manifest import read_manifest
 from datasets.reviews import benchmark_split
 from datasets.yolo import read_labels
@@ -170,6 +171,43 @@ def test_reviews_become_a_dataset_version_and_a_gated_candidate(server, tmp_path
     listed = runner.invoke(app, ["models", "list"])
     assert f"{candidate}  rolled_back" in listed.output
 
+    # the same run judged as if trained elsewhere (a lent GPU): no training, the same weights, a new version
+    run = tmp_path / "runs" / f"{DEFAULT_MODEL}-{before.split('@')[1]}-r1" / "train"
+    judged = runner.invoke(app, ["retrain", "--base", str(base), "--reviews", str(out), "--imgsz", "160",
+                                 "--trained", str(run), "--margin", "1", "--min-gain", "-1",
+                                 "--runs", str(tmp_path / "runs")])  # fmt: skip
+    assert judged.exit_code == 0, judged.output
+    again = json.loads((registry / DEFAULT_MODEL / f"{before.split('@')[1]}-r2" / "card.json").read_text())
+    assert again["training"]["run"] == str(run)
+    assert again["evaluation"]["candidate"]["classes"] == card["evaluation"]["candidate"]["classes"]
+    assert not (tmp_path / "runs" / f"{DEFAULT_MODEL}-{before.split('@')[1]}-r2" / "train").exists()
+
+
+def test_a_run_trained_elsewhere_is_judged_only_from_the_current_model_on_the_same_reviews(tmp_path: Path) -> None:
+    from models.retrain import check_trained_run
+
+    init, reviews, run = tmp_path / "init.pt", tmp_path / "reviews", tmp_path / "run"
+    init.write_bytes(b"current weights")
+    reviews.mkdir()
+    (reviews / "manifest.json").write_text('{"name": "reviews-v1"}')
+    (run / "weights").mkdir(parents=True)
+    with pytest.raises(FileNotFoundError, match=r"weights/last\.pt and run\.json"):
+        check_trained_run(run, init, reviews)
+    (run / "weights" / "last.pt").write_bytes(b"candidate weights")
+    info = {
+        "init": {"sha256": sha256_file(init)},
+        "dataset": {"manifest_sha256": sha256_file(reviews / "manifest.json")},
+    }
+    (run / "run.json").write_text(json.dumps(info))
+    check_trained_run(run, init, reviews)
+    init.write_bytes(b"another model")
+    with pytest.raises(ValueError, match="did not start from the current model"):
+        check_trained_run(run, init, reviews)
+    init.write_bytes(b"current weights")
+    (reviews / "manifest.json").write_text('{"name": "reviews-v2"}')
+    with pytest.raises(ValueError, match="manifest hash differs"):
+        check_trained_run(run, init, reviews)
+
 
 def test_a_smaller_budget_shrinks_the_replay_never_the_reviewed_frames(tmp_path: Path) -> None:
     from models.retrain import replay_subset
@@ -185,10 +223,11 @@ def test_a_smaller_budget_shrinks_the_replay_never_the_reviewed_frames(tmp_path:
     )
     (reviews / "manifest.json").write_text("{}")
     (tmp_path / "work").mkdir()
-    subset = replay_subset(reviews, 0.25, tmp_path / "work")
+    subset = replay_subset(reviews, 0.25, tmp_path / "work", repeat=3)
     listed = (subset / "train.txt").read_text().split()
-    assert str((reviews / "images/train/r.jpg").resolve()) in listed  # ultralytics' own fraction would drop it
-    assert len(listed) == 1 + 2  # the reviewed frame and a quarter of the 8 base images
+    reviewed = str((reviews / "images/train/r.jpg").resolve())
+    assert listed.count(reviewed) == 3  # ultralytics' own fraction would drop it; repeat weighs it up
+    assert len(listed) == 3 + 2  # the reviewed frame 3 times and a quarter of the 8 base images
     spec = yaml.safe_load((subset / "data.yaml").read_text())
     assert spec["val"] == [str((tmp_path / "base/images/val").resolve()), str((reviews / "images/val").resolve())]
     assert (subset / "manifest.json").read_text() == "{}"
