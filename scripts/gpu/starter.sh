@@ -1,24 +1,49 @@
 #!/usr/bin/env bash
-# Train the starter model on a lent GPU machine, in steps that fit the device tool's calls (docs/training-gpu.md).
-# Run from the repository root on that machine; everything it keeps between calls lives in /tmp/sw and /tmp/site,
-# outside the repo, because carried paths are gone from the repo folder in the next call.
-#   setup        install the carried wheels (.whl/) into /tmp/site, copy the COCO init; report GPU and versions
-#   shard N      unpack .gpu/shardN.tar (scripts/gpu/pack.py) into /tmp/sw
-#   smoke        a 1-epoch run on the validation images: AMP, loaders, validation and checkpointing all work
-#   train        models/config/starter-gpu.yaml with the device paths; weights, run folder and log into $OUT
+# Train on a lent GPU machine, in steps that fit the device tool's calls (docs/training.md, "On a lent GPU").
+# Run from the repository root on that machine; everything it keeps between calls lives in $SW (/tmp/sw) and
+# /tmp/site, outside the repo, because carried paths are gone from the repo folder in the next call.
+#   setup              install the carried wheels (.whl/) into /tmp/site; copy the COCO init (.gpu/*.pt), the
+#                      current model's weights (.gpu/init.pt) and the review-month kit (.gpu/month.tar) if carried
+#   shard N            unpack .gpu/shardN.tar (scripts/gpu/pack.py) into $SW
+#   smoke CONFIG       a 1-epoch run of CONFIG on the validation images: init, AMP, loaders, validation, checkpoints
+#   train CONFIG       CONFIG with this machine's paths; weights, run folder and log into $OUT
+#   continue CONFIG T  the same, its time budget cut to what is left before the epoch second T
+#   month              the review-month fine-tunes (benchmarks.review_month.device_month) from .gpu/init.pt
+# SW and DEVICE may be set to rehearse a step on a CPU machine (SW=/tmp/sw-cpu DEVICE=cpu).
 set -euo pipefail
-SW=/tmp/sw
+SW=${SW:-/tmp/sw}
+DEVICE=${DEVICE:-0}
+OUT=${OUT:-$SW/out}
 export PYTHONPATH=/tmp/site:$PWD PYTHONUNBUFFERED=1 STREETWATCH_CACHE_DIR=$SW/cache
-mkdir -p "$SW"
+mkdir -p "$SW" "$OUT"
 
-device_config() {  # $1: the repo config; prints it with this machine's paths for the init and the data
-  sed -e "s#^init: .*#init: $SW/yolov8n_coco_recovered.pt#" -e "s#^data: .*#data: $SW/base-v2#" "$1"
+device_config() {  # $1: a repo config; prints it with this machine's paths and device
+  local init
+  case "$(sed -n 's/^init: //p' "$1")" in
+  *yolov8n_coco*) init=$SW/yolov8n_coco_recovered.pt ;;
+  *) init=$SW/init.pt ;;  # the current model's weights, carried as .gpu/init.pt
+  esac
+  sed -e "s#^init: .*#init: $init#" -e "s#^data: .*#data: $SW/base-v2#" -e "s#^device: .*#device: \"$DEVICE\"#" "$1"
+}
+
+train_run() {  # $1: a config with this machine's paths; trains it, copies the weights and the run into $OUT
+  local name run
+  name=$(sed -n 's/^name: //p' "$1")
+  python3 -c "from pathlib import Path; from models.train import train; print(train(Path('$1'), Path('$SW/runs')))" \
+    2>&1 | tee "$OUT/$name.log" | tr '\r' '\n' | grep -v -E "it/s|s/it" | tail -40
+  run="$SW/runs/$name"
+  cp "$run/weights/best.pt" "$OUT/$name.best.pt"
+  tar -cf "$OUT/$name.tar" -C "$SW/runs" --exclude=weights "$name"
+  nvidia-smi --query-gpu=name,memory.used --format=csv,noheader 2>/dev/null || true
+  tail -3 "$run/metrics.jsonl"
 }
 
 case "$1" in
 setup)
   python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl
-  cp .gpu/yolov8n_coco_recovered.pt "$SW/"
+  cp .gpu/yolov8n_coco_recovered.pt "$SW/" 2>/dev/null || true
+  if [ -f .gpu/init.pt ]; then cp .gpu/init.pt "$SW/init.pt"; sha256sum "$SW/init.pt"; fi
+  if [ -f .gpu/month.tar ]; then tar -xf .gpu/month.tar -C "$SW"; ls "$SW/month"; fi
   nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
   python3 -c "import torch, ultralytics, albumentations, pydantic, platform; print('python', platform.python_version(), 'torch', torch.__version__, 'cuda', torch.cuda.is_available(), 'ultralytics', ultralytics.__version__, 'albumentations', albumentations.__version__, 'cpus', __import__('os').cpu_count())"
   ;;
@@ -30,25 +55,36 @@ smoke)
   mkdir -p "$SW/smoke"
   cp "$SW/base-v2/manifest.json" "$SW/smoke/"
   sed -e "s#^train: .*#train: images/val#" "$SW/base-v2/data.yaml" | sed "1i path: $SW/base-v2" >"$SW/smoke/data.yaml"
-  device_config models/config/starter-gpu.yaml | sed -e "s#^data: .*#data: $SW/smoke#" -e "s#^name: .*#name: smoke#" \
+  device_config "$2" | sed -e "s#^data: .*#data: $SW/smoke#" -e "s#^name: .*#name: smoke#" \
     -e "s#^epochs: .*#epochs: 1#" -e "/^time_hours/d" -e "/^cache/d" >"$SW/smoke.yaml"
+  rm -rf "$SW/runs/smoke"
   python3 -c "from pathlib import Path; from models.train import train; print(train(Path('$SW/smoke.yaml'), Path('$SW/runs')))" \
     2>&1 | tr '\r' '\n' | grep -v -E "it/s|s/it" | tail -25
   ls "$SW/runs/smoke/weights"
   ;;
 train)
-  device_config models/config/starter-gpu.yaml >"$SW/starter-gpu.yaml"
-  name=$(sed -n 's/^name: //p' "$SW/starter-gpu.yaml")
-  python3 -c "from pathlib import Path; from models.train import train; print(train(Path('$SW/starter-gpu.yaml'), Path('$SW/runs')))" \
-    2>&1 | tee "$OUT/train.log" | tr '\r' '\n' | grep -v -E "it/s|s/it" | tail -60
-  run="$SW/runs/$name"
-  cp "$run/weights/best.pt" "$OUT/best.pt"
-  tar -cf "$OUT/run.tar" -C "$SW/runs" --exclude=weights "$name"
-  nvidia-smi --query-gpu=name,memory.used --format=csv,noheader
-  tail -3 "$run/metrics.jsonl"
+  device_config "$2" >"$SW/run.yaml"
+  train_run "$SW/run.yaml"
+  ;;
+continue)
+  # leave 90 s of the call for the final validation, the copies and the transfer back
+  hours=$(python3 -c "import time; print(round(max(0.01, min($(sed -n 's/^time_hours: //p' "$2"), ($3 - time.time() - 90) / 3600)), 4))")
+  echo "time budget: $hours h"
+  device_config "$2" | sed -e "s#^time_hours: .*#time_hours: $hours#" >"$SW/run.yaml"
+  train_run "$SW/run.yaml"
+  ;;
+month)
+  rm -rf "$SW/month-runs"
+  python3 -c "from pathlib import Path; from benchmarks.review_month import device_month; device_month(Path('$SW/month'), Path('$SW/base-v2'), Path('$SW/init.pt'), Path('$SW/month-runs'), '$DEVICE', ${WORKERS:-15})" \
+    2>&1 | tee "$OUT/month.log" | tr '\r' '\n' | grep -v -E "it/s|s/it" | grep -E "trained in|Error|error|all " | tail -20 || echo "month: exit status $?"
+  for run in "$SW/month-runs"/*/; do
+    label=$(basename "$run")
+    tar -cf "$OUT/month-$label.tar" -C "$run/train" --exclude=best.pt .
+  done
+  ls -la "$OUT"
   ;;
 *)
-  echo "usage: $0 setup | shard N | smoke | train" >&2
+  echo "usage: $0 setup | shard N | smoke CONFIG | train CONFIG | continue CONFIG END_SECONDS | month" >&2
   exit 2
   ;;
 esac
