@@ -65,6 +65,7 @@ class RetrainConfig(BaseModel):
         "reviews is small beside the replayed base)"
     )  # fmt: skip
     lr0: float = Field(default=0.001, gt=0, description="fine-tuning learning rate (AdamW, no warm-up)")
+    seed: int = Field(default=0, ge=0, description="training seed (sampling, augmentation, initial order)")
     margin: float = Field(default=0.02, ge=0, description="gate: AP50 any one class may lose")
     min_gain: float = Field(default=0.0, description="gate: the mean AP50 must rise by more than this")
     review_threshold: float = Field(default=0.25, gt=0, lt=1)
@@ -139,7 +140,7 @@ def train_candidate(config: RetrainConfig, init: Path, work: Path) -> Path:
     train_config: dict[str, Any] = {
         "name": "train", "init": str(init), "data": str(data.resolve()),
         "imgsz": config.imgsz, "epochs": config.epochs, "batch": config.batch, "device": config.device,
-        "workers": config.workers, "preset": "street",
+        "workers": config.workers, "preset": "street", "seed": config.seed,
         # a fine-tune of a converged model: a small steady rate, no warm-up (ultralytics' warm-up starts the biases
         # at 0.1, which undoes a trained detector in the few epochs a retrain has); no validation between epochs:
         # the last epoch is the candidate, so the benchmark never chooses it

@@ -99,6 +99,7 @@ def retrain(
     fraction: Annotated[float, typer.Option(help="Share of the training images to use.")] = 1.0,
     review_repeat: Annotated[int, typer.Option(help="Times each reviewed frame is seen per epoch.")] = 1,
     lr0: Annotated[float, typer.Option(help="Fine-tuning learning rate (AdamW).")] = 0.001,
+    seed: Annotated[int, typer.Option(help="Training seed.")] = 0,
     cache: Annotated[str | None, typer.Option(help="Cache decoded images: ram or disk.")] = None,
     trained: Annotated[
         Path | None, typer.Option(help="A run trained elsewhere (a lent GPU): judge it instead of training.")
@@ -122,7 +123,7 @@ def retrain(
             "base": base, "reviews": reviews, "imgsz": imgsz, "epochs": epochs, "batch": batch, "device": device,
             "workers": workers, "fraction": fraction, "margin": margin, "min_gain": min_gain,
             "review_threshold": review_threshold, "review_repeat": review_repeat, "cache": cache,
-            "lr0": lr0,
+            "lr0": lr0, "seed": seed,
         })  # fmt: skip
         result = run_retrain(config, current_model(), runs, trained=trained)
     except (ValueError, ValidationError, FileExistsError, FileNotFoundError, StreetWatchError) as error:
