@@ -113,7 +113,7 @@ def train(config_path: Path, runs: Path = REPO_ROOT / "runs" / "train") -> Path:
     config = load_train_config(config_path)
     base = config_path.resolve().parent
     init, data = resolve_init(config, base), resolve_data(config, base)
-    run = runs / config.name
+    run = runs.resolve() / config.name  # ultralytics would put a relative project under its own runs/detect/
     if run.exists():
         raise FileExistsError(f"run {run} already exists; give the run a new name")
     run.mkdir(parents=True)

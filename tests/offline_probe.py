@@ -6,6 +6,7 @@ Usage: python -m tests.offline_probe WORKDIR. Exits 1 and lists every connection
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 import sys
@@ -113,7 +114,11 @@ def main(workdir: Path) -> int:
         f"name: offline\ninit: {weights}\ndata: {data}\nimgsz: 160\nepochs: 1\nbatch: 4\nworkers: 0\n"
         "device: cpu\npreset: street\n"
     )
-    run = train(config, workdir / "runs")
+    os.chdir(workdir)  # a relative runs folder, as `streetwatch train --runs runs` passes it
+    run = train(config, Path("runs"))
+    if run != workdir.resolve() / "runs" / "offline":  # ultralytics puts a relative project under runs/detect/
+        print("train: run landed in", run)
+        return 1
     print("train: wrote", sorted(p.name for p in (run / "weights").iterdir()))
     from models.publish import publish
 
