@@ -185,6 +185,7 @@ def main() -> None:
     parser.add_argument("--trained", type=Path, help="judge the runs a lent GPU trained (candidate-<half>, control)")
     parser.add_argument("--out", type=Path, default=REPO / "runs" / "review-month")
     args = parser.parse_args()
+    args.out = args.out.resolve()
     # before any CLI command runs in-process: its basicConfig would bind the root logger to the runner's own stdout,
     # closed once that command returns
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")

@@ -109,6 +109,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0, help="training seed of all three models (a replicate)")
     parser.add_argument("--out", type=Path, default=REPO / "runs" / "review-withheld")
     args = parser.parse_args()
+    args.out = args.out.resolve()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)
     from typer.testing import CliRunner

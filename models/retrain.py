@@ -138,7 +138,7 @@ def train_candidate(config: RetrainConfig, init: Path, work: Path) -> Path:
     use_list = config.fraction < 1 or config.review_repeat > 1
     data = replay_subset(config.reviews, config.fraction, work, config.review_repeat) if use_list else config.reviews
     train_config: dict[str, Any] = {
-        "name": "train", "init": str(init), "data": str(data.resolve()),
+        "name": "train", "init": str(init.resolve()), "data": str(data.resolve()),
         "imgsz": config.imgsz, "epochs": config.epochs, "batch": config.batch, "device": config.device,
         "workers": config.workers, "preset": "street", "seed": config.seed,
         # a fine-tune of a converged model: a small steady rate, no warm-up (ultralytics' warm-up starts the biases

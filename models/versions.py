@@ -34,7 +34,8 @@ STATUSES = ("candidate", "promoted", "rejected", "rolled_back")
 
 def registry_dir() -> Path:
     """Where retrained versions live: `$STREETWATCH_REGISTRY_DIR`, default `data/registry` of the repository."""
-    return Path(os.environ.get(REGISTRY_ENV) or REPO_ROOT / "data" / "registry")
+    # absolute: paths taken from it are written into training configs, which resolve against their own folder
+    return Path(os.environ.get(REGISTRY_ENV) or REPO_ROOT / "data" / "registry").resolve()
 
 
 def version_dir(reference: str, root: Path | None = None) -> Path | None:

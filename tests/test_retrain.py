@@ -231,3 +231,12 @@ def test_a_smaller_budget_shrinks_the_replay_never_the_reviewed_frames(tmp_path:
     spec = yaml.safe_load((subset / "data.yaml").read_text())
     assert spec["val"] == [str((tmp_path / "base/images/val").resolve()), str((reviews / "images/val").resolve())]
     assert (subset / "manifest.json").read_text() == "{}"
+
+
+def test_a_relative_registry_folder_is_made_absolute(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # its paths go into training configs, which resolve relative paths against their own folder
+    from models.versions import registry_dir
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("STREETWATCH_REGISTRY_DIR", "work/registry")
+    assert registry_dir() == tmp_path.resolve() / "work" / "registry"
