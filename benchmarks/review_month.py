@@ -1,9 +1,11 @@
 """A month of reviews, simulated: does retraining on reviewer decisions raise a weak class on photos nobody trained on?
 
     python -m benchmarks.review_month [--halves a] [--epochs 4] [--fraction 0.08] [--repeat 1] [--lr0 0.001]
-                                      [--model REF] [--imgsz 640] [--out runs/review-month]
-    python -m benchmarks.review_month --halves a b --epochs 5 --repeat 8 --kit .gpu/month.tar   # for a lent GPU
-    python -m benchmarks.review_month --halves a b --epochs 5 --repeat 8 --trained DIR          # judge its runs
+                                      [--imgsz 640] [--out runs/review-month]
+    python -m benchmarks.review_month --halves a b --epochs 4 --repeat 8 --fraction 1 --lr0 0.0005 \
+        --kit .gpu/month.tar                                                  # for a lent GPU
+    python -m benchmarks.review_month --halves a b --epochs 4 --repeat 8 --fraction 1 --lr0 0.0005 \
+        --trained DIR                                                         # judge the runs it brought back
 
 The starter model is weakest on exposed garbage in garbage-street scenes. Every labelled garbage-street photo is in
 base-v2 already, so half of base-v2's garbage-street *validation* photos (by image hash: half `a` or `b`) are held
@@ -27,8 +29,8 @@ garbage-street photos and overall: before, the candidate and the control.
 
 On a lent GPU the training moves there: `--kit` writes the review versions and the settings into a tar for
 `scripts/gpu/starter.sh month` (which needs base-v2's shards unpacked), and `--trained DIR` judges the runs it
-brought back (DIR/candidate-<half>, DIR/control): the same reviews are rebuilt here, and `retrain --trained` checks
-each run started from the current model on exactly that review version.
+brought back (DIR/candidate-<half>, DIR/control) against the review versions the kit carried (kept in --out), and
+`retrain --trained` checks each run started from the current model on exactly that review version.
 """
 
 from __future__ import annotations
@@ -186,13 +188,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=REPO / "runs" / "review-month")
     args = parser.parse_args()
     args.out = args.out.resolve()
-    # before any CLI command runs in-process: its basicConfig would bind the root logger to the runner's own stdout,
-    # closed once that command returns
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("httpx").setLevel(logging.WARNING)
-    from vision.ultralytics_env import import_ultralytics
-
-    import_ultralytics()  # likewise for ultralytics' own log handler, bound to sys.stdout at its import
+    log_outside_cli_runs()
     from models.registry import current_model, versioned
 
     model = versioned(current_model())
@@ -207,11 +203,15 @@ def main() -> None:
         write_kit(args.kit, args.out, settings)
         print(f"wrote {args.kit}: review versions {', '.join(f'reviews-{h}' for h in args.halves)} and {settings}")
         return
-    control = args.trained / "control" if args.trained else train_control(args.out, model, settings)
+    first = args.halves[0]
+    control = args.trained / "control" if args.trained else train_control(
+        holdout_of(first), args.out / f"reviews-{first}", args.out, model, settings
+    )  # fmt: skip
     for half, (month, counts) in months.items():
-        holdout = REPO / "data" / "datasets" / f"base-v2-holdout-{half}"
+        holdout = holdout_of(half)
         trained = args.trained / f"candidate-{half}" if args.trained else None
-        evaluation = judge_candidate(half, holdout, args.out, settings, trained)
+        evaluation = retrain_and_judge(holdout, args.out / f"reviews-{half}", args.out / f"retrain-{half}", settings,
+                                       trained)  # fmt: skip
         control_evaluation = evaluate_control(control, holdout, args.out / f"reviews-{half}", settings)
         where = f"a lent GPU ({args.trained})" if args.trained else "this machine"
         print(f"\nHalf {half}: {cpu_name()} (judging), training on {where}; {len(month)} held-back garbage-street "
@@ -221,34 +221,64 @@ def main() -> None:
               f"{args.repeat}×; {time.perf_counter() - started:.0f} s so far\n")  # fmt: skip
         columns = {f"before ({model})": evaluation["current"], "after: candidate (reviews)": evaluation["candidate"],
                    "after: control (no reviews)": control_evaluation}  # fmt: skip
-        print("| AP50 on the frozen benchmark | " + " | ".join(columns) + " |\n|---|" + "---:|" * len(columns))
-        rows = [("exposed_garbage, garbage-street photos", "garbage-street", "exposed_garbage")]
+        rows: list[tuple[str, str | None, str]] = [
+            ("exposed_garbage, garbage-street photos", "garbage-street", "exposed_garbage")
+        ]
         rows += [(f"{name}, all photos", None, name) for name in ("exposed_garbage", "overflowing_bin", "illegal_ad",
                                                                   "street_stall", "dirty_facade")]  # fmt: skip
-        for title, source, name in rows:
-            values = [ap50(e, source, name) for e in columns.values()]
-            print(f"| {title} | " + " | ".join("-" if v is None else f"{v:.3f}" for v in values) + " |")
+        print_ap50_table(columns, rows)
         print(f"\nGate (margin 0.02, mean must rise): {evaluation['gate']}")
 
 
-def prepare(half: str, model: str, out: Path) -> tuple[list[Any], dict[str, int]]:
-    """The holdout for `half`, the month reviewed through a real server, `dataset from-reviews` → reviews-<half>."""
+def log_outside_cli_runs() -> None:
+    """Logging to the real stderr, set up before any CLI command runs in-process: the command's basicConfig would bind
+    the root logger to the runner's own stdout, closed once it returns (and ultralytics binds its handler at import)."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    from vision.ultralytics_env import import_ultralytics
+
+    import_ultralytics()
+
+
+def holdout_of(half: str) -> Path:
+    return REPO / "data" / "datasets" / f"base-v2-holdout-{half}"
+
+
+def cli(*arguments: str) -> None:
+    """Run a `streetwatch` command in-process, as a model engineer would on the command line; stop if it fails."""
     from typer.testing import CliRunner
 
     from streetwatch.cli import app
 
-    holdout = REPO / "data" / "datasets" / f"base-v2-holdout-{half}"
-    month = make_holdout(BASE, holdout, half)
+    done = CliRunner().invoke(app, list(arguments))
+    if done.exit_code:
+        raise SystemExit(done.output)
+
+
+def review_and_export(month: list[Any], model: str, parent: Path, reviews: Path) -> dict[str, int]:
+    """`month` reviewed through a real server (`review_month`), then `dataset from-reviews` on `parent` → `reviews`."""
     data_dir = Path(tempfile.mkdtemp(prefix="review-month-"))
     counts = review_month(month, BASE, data_dir, model)
-    reviews = out / f"reviews-{half}"
     if reviews.exists():
         shutil.rmtree(reviews)
     os.environ["STREETWATCH_DATA_DIR"] = str(data_dir)
-    done = CliRunner().invoke(app, ["dataset", "from-reviews", "--parent", str(holdout), "--out", str(reviews),
-                                    "--benchmark-share", "0"])  # fmt: skip
-    if done.exit_code:
-        raise SystemExit(done.output)
+    cli("dataset", "from-reviews", "--parent", str(parent), "--out", str(reviews), "--benchmark-share", "0")
+    return counts
+
+
+def print_ap50_table(columns: dict[str, dict[str, Any]], rows: list[tuple[str, str | None, str]]) -> None:
+    """A Markdown table: one column per evaluation, one row per (title, source or None for all photos, class)."""
+    print("| AP50 on the frozen benchmark | " + " | ".join(columns) + " |\n|---|" + "---:|" * len(columns))
+    for title, source, name in rows:
+        values = [ap50(e, source, name) for e in columns.values()]
+        print(f"| {title} | " + " | ".join("-" if v is None else f"{v:.3f}" for v in values) + " |")
+
+
+def prepare(half: str, model: str, out: Path) -> tuple[list[Any], dict[str, int]]:
+    """The holdout for `half`, the month reviewed through a real server, `dataset from-reviews` → reviews-<half>."""
+    holdout = holdout_of(half)
+    month = make_holdout(BASE, holdout, half)
+    counts = review_and_export(month, model, holdout, out / f"reviews-{half}")
     record = {"model": model, "month": [e.image for e in month], "counts": counts}
     (out / f"month-{half}.json").write_text(json.dumps(record, indent=2), encoding="utf-8")
     return month, counts
@@ -259,7 +289,7 @@ def prepared(half: str, model: str, out: Path) -> tuple[list[Any], dict[str, int
     record = json.loads((out / f"month-{half}.json").read_text(encoding="utf-8"))
     if record["model"] != model:
         raise SystemExit(f"reviews-{half} holds reviews of {record['model']}, but the current model is {model}")
-    month = make_holdout(BASE, REPO / "data" / "datasets" / f"base-v2-holdout-{half}", half)
+    month = make_holdout(BASE, holdout_of(half), half)
     if sorted(e.image for e in month) != sorted(record["month"]):
         raise SystemExit(f"half {half} of base-v2 is not the month reviews-{half} was made from")
     return month, record["counts"]
@@ -323,44 +353,41 @@ def _config(holdout: Path, reviews: Path, settings: dict[str, Any], **extra: Any
 
     return RetrainConfig(
         base=holdout, reviews=reviews, imgsz=settings["imgsz"], epochs=settings["epochs"],
-        fraction=settings["fraction"], review_repeat=settings["repeat"], lr0=settings["lr0"], **extra,
+        fraction=settings["fraction"], review_repeat=settings["repeat"], lr0=settings["lr0"],
+        seed=settings.get("seed", 0), **extra,
     )  # fmt: skip
 
 
-def train_control(out: Path, model: str, settings: dict[str, Any]) -> Path:
-    """The control fine-tune on this machine (CPU): the base alone, the candidates' epochs and settings."""
+def train_control(base: Path, reviews: Path, out: Path, model: str, settings: dict[str, Any]) -> Path:
+    """The control fine-tune on this machine (CPU): `base` alone (`reviews` without its frames), the candidates'
+    epochs and settings, from `model`."""
     from models.registry import ModelFormat, model_file
     from models.retrain import train_candidate
 
-    half = settings["halves"][0]
-    holdout = REPO / "data" / "datasets" / f"base-v2-holdout-{half}"
-    holdout, version = _control_version(holdout, out / f"reviews-{half}", out / "control-version")
+    base, version = _control_version(base, reviews, out / "control-version")
     work = out / "control-run"
     if work.exists():
         shutil.rmtree(work)
     work.mkdir()
-    config = _config(holdout, version, settings, device="cpu")
+    config = _config(base, version, settings, device="cpu")
     return train_candidate(config, model_file(model, ModelFormat.PYTORCH), work)
 
 
-def judge_candidate(
-    half: str, holdout: Path, out: Path, settings: dict[str, Any], trained: Path | None
+def retrain_and_judge(
+    base: Path, reviews: Path, runs: Path, settings: dict[str, Any], trained: Path | None = None
 ) -> dict[str, Any]:
-    """`streetwatch retrain` on this half's reviews (training here, or judging `trained`); its card's numbers."""
-    from typer.testing import CliRunner
+    """`streetwatch retrain` on `reviews` (training here, or judging `trained`) under the default gate; the new
+    version's evaluations, gate decision and reference, from its card in the registry."""
+    from models.versions import registry_dir
 
-    from streetwatch.cli import app
-
-    command = ["retrain", "--base", str(holdout), "--reviews", str(out / f"reviews-{half}"), "--imgsz",
-               str(settings["imgsz"]), "--epochs", str(settings["epochs"]), "--fraction", str(settings["fraction"]),
-               "--review-repeat", str(settings["repeat"]), "--lr0", str(settings["lr0"]), "--device", "cpu",
-               "--runs", str(out / f"retrain-{half}")]  # fmt: skip
-    done = CliRunner().invoke(app, command + (["--trained", str(trained)] if trained else []))
-    if done.exit_code:
-        raise SystemExit(done.output)
-    cards = sorted((out / "registry").rglob("card.json"), key=lambda p: p.stat().st_mtime)
-    card = json.loads(cards[-1].read_text(encoding="utf-8"))
-    return {**card["evaluation"], "gate": card["gate"]}
+    command = ["retrain", "--base", str(base), "--reviews", str(reviews), "--imgsz", str(settings["imgsz"]),
+               "--epochs", str(settings["epochs"]), "--fraction", str(settings["fraction"]),
+               "--review-repeat", str(settings["repeat"]), "--lr0", str(settings["lr0"]),
+               "--seed", str(settings.get("seed", 0)), "--device", "cpu", "--runs", str(runs)]  # fmt: skip
+    cli(*command, *(["--trained", str(trained)] if trained else []))
+    card_path = max(registry_dir().rglob("card.json"), key=lambda p: p.stat().st_mtime)
+    card = json.loads(card_path.read_text(encoding="utf-8"))
+    return {**card["evaluation"], "gate": card["gate"], "reference": f"{card['name']}@{card['version']}"}
 
 
 def evaluate_control(run: Path, holdout: Path, reviews: Path, settings: dict[str, Any]) -> dict[str, Any]:

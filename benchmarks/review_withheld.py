@@ -26,18 +26,25 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import os
 import random
 import shutil
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from benchmarks.review_month import BASE, REPO, _config, _control_version, ap50, evaluate_control, review_month
+from benchmarks.review_month import (
+    BASE,
+    REPO,
+    evaluate_control,
+    log_outside_cli_runs,
+    print_ap50_table,
+    retrain_and_judge,
+    review_and_export,
+    train_control,
+)
 from datasets.manifest import read_manifest
 from models.hardware import cpu_name
 
@@ -58,7 +65,8 @@ def make_world(base: Path, target: Path, garbage_cn: int, withhold: float) -> tu
         entries += [e for e in manifest.entries if e.split == split and e.source == "garbage-street"]
     withheld = [e for e in entries if e.split == "train" and e.source == "garbage-street"
                 and int(e.image_sha256[:8], 16) / 0xFFFFFFFF < withhold]  # fmt: skip
-    kept = tuple(e for e in entries if e not in withheld)
+    withheld_images = {e.image for e in withheld}
+    kept = tuple(e for e in entries if e.image not in withheld_images)
     if target.exists():
         shutil.rmtree(target)
     for entry in kept:
@@ -110,55 +118,27 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=REPO / "runs" / "review-withheld")
     args = parser.parse_args()
     args.out = args.out.resolve()
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("httpx").setLevel(logging.WARNING)
-    from typer.testing import CliRunner
-
-    from models.registry import ModelFormat, model_file
-    from models.retrain import train_candidate
-    from streetwatch.cli import app
-    from vision.ultralytics_env import import_ultralytics
-
-    import_ultralytics()  # its log handler binds sys.stdout at import: not inside an in-process CLI run
+    log_outside_cli_runs()
     if args.out.exists():
         shutil.rmtree(args.out)
     args.out.mkdir(parents=True)
     os.environ["STREETWATCH_REGISTRY_DIR"] = str(args.out / "registry")
+    settings = {"imgsz": args.imgsz, "epochs": args.epochs, "fraction": 1.0, "repeat": 1, "lr0": args.lr0,
+                "seed": args.seed}  # fmt: skip
     timings: dict[str, float] = {}
     started = time.perf_counter()
     world, withheld = make_world(BASE, REPO / "data" / "datasets" / "world-withheld", args.garbage_cn, args.withhold)
     model = train_current(world, args.out, args.imgsz, args.current_epochs, args.seed)
     timings["current model"] = time.perf_counter() - started
 
-    data_dir = Path(tempfile.mkdtemp(prefix="review-withheld-"))
-    counts = review_month(withheld, BASE, data_dir, model)
-    os.environ["STREETWATCH_DATA_DIR"] = str(data_dir)
     reviews = args.out / "reviews-withheld"
-    runner = CliRunner()
-    done = runner.invoke(app, ["dataset", "from-reviews", "--parent", str(world), "--out", str(reviews),
-                               "--benchmark-share", "0"])  # fmt: skip
-    if done.exit_code:
-        raise SystemExit(done.output)
-
+    counts = review_and_export(withheld, model, world, reviews)
     mark = time.perf_counter()
-    done = runner.invoke(app, ["retrain", "--base", str(world), "--reviews", str(reviews), "--imgsz", str(args.imgsz),
-                               "--epochs", str(args.epochs), "--lr0", str(args.lr0), "--seed", str(args.seed),
-                               "--device", "cpu", "--runs", str(args.out / "retrain")])  # fmt: skip
-    if done.exit_code:
-        raise SystemExit(done.output)
+    judged = retrain_and_judge(world, reviews, args.out / "retrain", settings)
     timings["candidate"] = time.perf_counter() - mark
-    card_path = max((args.out / "registry").rglob("card.json"), key=lambda p: p.stat().st_mtime)
-    card = json.loads(card_path.read_text(encoding="utf-8"))
 
     mark = time.perf_counter()
-    settings = {"imgsz": args.imgsz, "epochs": args.epochs, "fraction": 1.0, "repeat": 1, "lr0": args.lr0}
-    _, version = _control_version(world, reviews, args.out / "control-version")
-    work = args.out / "control-run"
-    work.mkdir()
-
-    config = _config(world, version, settings, device="cpu", seed=args.seed)
-    run = train_candidate(config, model_file(model, ModelFormat.PYTORCH), work)
-    control = evaluate_control(run, world, reviews, settings)
+    control = evaluate_control(train_control(world, reviews, args.out, model, settings), world, reviews, settings)
     timings["control"] = time.perf_counter() - mark
 
     kept_street = sum(1 for e in read_manifest(world).entries if e.split == "train" and e.source == "garbage-street")
@@ -168,18 +148,15 @@ def main() -> None:
           f"{json.dumps({k: v for k, v in counts.items() if k != 'objects'})} on {counts['objects']} true objects; "
           f"candidate and control {args.epochs} epochs, AdamW lr {args.lr0}; seed {args.seed}; "
           + ", ".join(f"{k} {v / 60:.0f} min" for k, v in timings.items()) + "\n")  # fmt: skip
-    columns = {f"before ({model})": card["evaluation"]["current"], "after: candidate (reviews)":
-               card["evaluation"]["candidate"], "after: control (no reviews)": control}  # fmt: skip
-    print("| AP50 on the frozen benchmark | " + " | ".join(columns) + " |\n|---|" + "---:|" * len(columns))
-    for title, source, name in (("exposed_garbage, garbage-street photos", "garbage-street", "exposed_garbage"),
-                                ("exposed_garbage, garbage-cn photos", "garbage-cn", "exposed_garbage"),
-                                ("overflowing_bin, garbage-cn photos", "garbage-cn", "overflowing_bin"),
-                                ("exposed_garbage, all photos", None, "exposed_garbage")):  # fmt: skip
-        values = [ap50(e, source, name) for e in columns.values()]
-        print(f"| {title} | " + " | ".join("-" if v is None else f"{v:.3f}" for v in values) + " |")
-    verdict = "promoted" if card["gate"]["promote"] else "rejected: " + "; ".join(card["gate"]["reasons"])
-    print(f"\nGate (default rule: no class loses more than 0.02, the mean rises): {card['name']}@{card['version']} "
-          f"{verdict}")  # fmt: skip
+    columns = {f"before ({model})": judged["current"], "after: candidate (reviews)": judged["candidate"],
+               "after: control (no reviews)": control}  # fmt: skip
+    print_ap50_table(columns, [("exposed_garbage, garbage-street photos", "garbage-street", "exposed_garbage"),
+                               ("exposed_garbage, garbage-cn photos", "garbage-cn", "exposed_garbage"),
+                               ("overflowing_bin, garbage-cn photos", "garbage-cn", "overflowing_bin"),
+                               ("exposed_garbage, all photos", None, "exposed_garbage")])  # fmt: skip
+    gate = judged["gate"]
+    verdict = "promoted" if gate["promote"] else "rejected: " + "; ".join(gate["reasons"])
+    print(f"\nGate (default rule: no class loses more than 0.02, the mean rises): {judged['reference']} {verdict}")
 
 
 if __name__ == "__main__":
