@@ -43,6 +43,7 @@ class ImageResult:
     pred_xyxy: npt.NDArray[np.float64]
     pred_scores: npt.NDArray[np.float64]
     pred_classes: npt.NDArray[np.int64]
+    path: Path | None = None  # the image file, where the predictions came from one (error contact sheets)
 
 
 @dataclass
@@ -68,18 +69,22 @@ def _top(result: ImageResult, class_id: int) -> tuple[npt.NDArray[np.float64], n
     return result.pred_xyxy[order], result.pred_scores[order]
 
 
-def _match(gt: npt.NDArray[np.float64], pred: npt.NDArray[np.float64], threshold: float) -> npt.NDArray[np.bool_]:
-    """For predictions in descending score order: matched to an unmatched ground truth at IoU >= threshold?"""
+def match_by_score(
+    gt: npt.NDArray[np.float64], pred: npt.NDArray[np.float64], threshold: float
+) -> npt.NDArray[np.int64]:
+    """For predictions in descending score order: the index of the unmatched ground truth each one takes (the one
+    with the highest IoU at or above the threshold), or -1 for none."""
     ious = box_iou(pred, gt, np.float64)
     taken = np.zeros(len(gt), bool)
-    matched = np.zeros(len(pred), bool)
+    matched = np.full(len(pred), -1, np.int64)
     for i in range(len(pred)):
         best, best_iou = -1, min(threshold, 1 - 1e-10)
         for j in range(len(gt)):
             if not taken[j] and ious[i, j] >= best_iou:
                 best, best_iou = j, ious[i, j]
         if best >= 0:
-            taken[best] = matched[i] = True
+            taken[best] = True
+            matched[i] = best
     return matched
 
 
@@ -93,7 +98,7 @@ def average_precision(
         xyxy, score = _top(result, class_id)
         gt = result.gt_xyxy[result.gt_classes == class_id]
         total += len(gt)
-        hits.append(_match(gt, xyxy, threshold))
+        hits.append(match_by_score(gt, xyxy, threshold) >= 0)
         scores.append(score)
     all_scores = np.concatenate(scores) if scores else np.zeros(0)
     order = np.argsort(-all_scores, kind="mergesort")
@@ -294,6 +299,7 @@ def predict_dataset(
                 pred_xyxy=found.xyxy.astype(np.float64).reshape(-1, 4),
                 pred_scores=found.confidence.astype(np.float64),
                 pred_classes=found.class_id.astype(np.int64),
+                path=image_path,
             )
         )
     return results

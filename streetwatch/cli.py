@@ -238,8 +238,12 @@ def evaluate(
     review_threshold: Annotated[float, typer.Option(help="Confidence at which detections reach a reviewer.")] = 0.25,
     backend: Annotated[Backend, typer.Option(help="onnx (onnxruntime) or ultralytics (torch).")] = Backend.ONNX,
     out: Annotated[Path, typer.Option(help="Report folder.")] = Path("runs/evaluate"),
+    errors: Annotated[
+        bool, typer.Option("--errors", help="Also list every false alarm and miss, with contact sheets.")
+    ] = False,
 ) -> None:
     """Per-class AP50, AP50-95, P/R at the review threshold, confusion matrix, PR curves, FP-image rates."""
+    from models.errors import find_errors, summary_table, write_errors
     from models.evaluate import evaluate_results, predict_dataset, write_report
 
     settings = DetectionSettings(confidence_threshold=0.001, iou_threshold=0.7)
@@ -261,9 +265,18 @@ def evaluate(
             results, names, review_threshold, model=str(weights), dataset=str(data), split=split
         )
         write_report(evaluation, out)
-    except (StreetWatchError, ValueError, FileNotFoundError) as error:
+        if errors:
+            found = find_errors(results, names, review_threshold)
+            sheets = write_errors(found, results, names, review_threshold, out)
+            table = summary_table(found)
+            with (out / "report.md").open("a", encoding="utf-8") as report:
+                report.write(f"\n## Errors at the review threshold (errors.csv, errors/*.jpg)\n\n{table}\n")
+    except (StreetWatchError, ValueError, FileNotFoundError, OSError) as error:
         raise _fail(error) from error
     typer.echo(evaluation.table())
+    if errors:
+        typer.echo(table)
+        typer.echo(f"{len(found)} errors in {out / 'errors.csv'}, {len(sheets)} contact sheets in {out / 'errors'}")
     typer.echo(f"wrote {out} (metrics.json, report.md, confusion_matrix.png, pr_*.png)")
 
 

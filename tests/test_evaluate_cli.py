@@ -35,3 +35,19 @@ def test_evaluate_writes_the_report_and_refuses_a_model_of_other_classes(tmp_pat
         assert (tmp_path / "e" / name).stat().st_size > 0
     other = CliRunner().invoke(app, ["evaluate", "coco-yolov8n", str(data), "--out", str(tmp_path / "c")])
     assert other.exit_code == 2 and "not the taxonomy's" in other.output
+
+
+def test_evaluate_errors_lists_every_error_with_contact_sheets(tmp_path: Path) -> None:
+    data = _dataset(tmp_path)
+    out = tmp_path / "e"
+    args = ["evaluate", "streetwatch-starter", str(data), "--out", str(out), "--errors", "--review-threshold", "0.6"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    rows = (out / "errors.csv").read_text(encoding="utf-8").splitlines()
+    assert rows[0].startswith("image,source,class,kind,cause,score")
+    assert len(rows) > 1  # at 0.6 the starter misses some of the sample photos' objects
+    kinds = {(row.split(",")[2], row.split(",")[3]) for row in rows[1:]}
+    sheets = sorted(path.name for path in (out / "errors").glob("*.jpg"))
+    assert sheets == sorted(f"cn.{name}.{kind}.jpg" for name, kind in kinds)  # the source is named "cn"
+    assert "## Errors at the review threshold" in (out / "report.md").read_text(encoding="utf-8")
+    assert f"{len(rows) - 1} errors in" in result.output
