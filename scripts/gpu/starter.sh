@@ -4,16 +4,18 @@
 # /tmp/site, outside the repo, because carried paths are gone from the repo folder in the next call.
 #   setup              install the carried wheels (.whl/) into /tmp/site; copy the COCO init (.gpu/*.pt), the
 #                      current model's weights (.gpu/init.pt) and the review-month kit (.gpu/month.tar) if carried
-#   shard N            unpack .gpu/shardN.tar (scripts/gpu/pack.py) into $SW
+#   shard N            unpack $SHARDS/shardN.tar (scripts/gpu/pack.py; SHARDS defaults to .gpu) into $SW
 #   smoke CONFIG       a 1-epoch run of CONFIG on the validation images: init, AMP, loaders, validation, checkpoints
 #   train CONFIG       CONFIG with this machine's paths; weights, run folder and log into $OUT
 #   continue CONFIG T  the same, its time budget cut to what is left before the epoch second T
 #   month              the review-month fine-tunes (benchmarks.review_month.device_month) from .gpu/init.pt
-# SW and DEVICE may be set to rehearse a step on a CPU machine (SW=/tmp/sw-cpu DEVICE=cpu).
+# SW and DEVICE may be set to rehearse a step on a CPU machine (SW=/tmp/sw-cpu DEVICE=cpu); SHARDS names the folder
+# of another packing (e.g. .gpu/800: images up to 800 px for an imgsz 800 config).
 set -euo pipefail
 SW=${SW:-/tmp/sw}
 DEVICE=${DEVICE:-0}
 OUT=${OUT:-$SW/out}
+SHARDS=${SHARDS:-.gpu}
 export PYTHONPATH=/tmp/site:$PWD PYTHONUNBUFFERED=1 STREETWATCH_CACHE_DIR=$SW/cache
 mkdir -p "$SW" "$OUT"
 
@@ -48,7 +50,7 @@ setup)
   python3 -c "import torch, ultralytics, albumentations, pydantic, platform; print('python', platform.python_version(), 'torch', torch.__version__, 'cuda', torch.cuda.is_available(), 'ultralytics', ultralytics.__version__, 'albumentations', albumentations.__version__, 'cpus', __import__('os').cpu_count())"
   ;;
 shard)
-  tar -xf ".gpu/shard$2.tar" -C "$SW"
+  tar -xf "$SHARDS/shard$2.tar" -C "$SW"
   echo "shard $2: $(find "$SW/base-v2/images" -type f | wc -l) images, $(find "$SW/base-v2/labels" -name '*.txt' | wc -l) labels so far"
   ;;
 smoke)
