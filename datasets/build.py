@@ -8,6 +8,7 @@ import random
 import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import yaml
@@ -194,7 +195,7 @@ def _data_yaml(taxonomy: Taxonomy) -> str:
 
 
 def _write_report(root: Path, imports: list[SourceImport], duplicates: list[tuple[Example, Example]]) -> None:
-    report = {
+    report: dict[str, Any] = {
         imp.source: {
             "issues": [asdict(issue) for issue in imp.issues],
             "excluded": imp.excluded,

@@ -38,7 +38,8 @@ class FrameView:
 
     def to_photo(self, xyxy: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
         """Frame boxes (N x 4) in the photo's pixels."""
-        return np.asarray(xyxy, np.float64).reshape(-1, 4) / self.scale + np.array([self.x0, self.y0] * 2)
+        shift = np.array([self.x0, self.y0] * 2, np.float64)
+        return np.asarray(np.asarray(xyxy, np.float64).reshape(-1, 4) / self.scale + shift, np.float64)
 
 
 @dataclass(frozen=True)
@@ -83,7 +84,7 @@ def simulate_drive(
 ) -> Drive:
     """Write the video (MPEG-4 part 2, `mp4v`, which OpenCV's pip build writes) and its GPX track."""
     w, h = size
-    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"mp4v"), fps, (w, h))
+    writer = cv2.VideoWriter(str(video), cv2.VideoWriter.fourcc(*"mp4v"), fps, (w, h))
     if not writer.isOpened():
         raise OSError(f"cannot write {video}")
     per_photo = max(2, round(seconds_per_photo * fps))

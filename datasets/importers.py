@@ -143,7 +143,15 @@ def _import_image(
     ids = [taxonomy.names.index(str(config.map[names[i]])) for i in keep]
     mapped = Labels(labels.boxes[keep], np.array(ids, dtype=np.int64)) if keep else Labels.empty()
     result.examples.append(
-        Example(config.name, split, path, mapped, sha256_bytes(data), average_hash(image), config.license)
+        Example(
+            config.name,
+            split,
+            path,
+            mapped,
+            sha256_bytes(data),
+            average_hash(np.asarray(image, np.uint8)),
+            config.license,
+        )
     )
 
 

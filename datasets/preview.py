@@ -38,7 +38,7 @@ def contact_sheet(
         image = load_image(dataset / entry.image)
         labels, _ = read_labels(dataset / entry.label, len(manifest.classes))
         xyxy = labels.xyxy(image.shape[1], image.shape[0])
-        truth = Detections(xyxy, np.ones(len(xyxy)), labels.class_ids)
+        truth = Detections(xyxy.astype(np.float32), np.ones(len(xyxy), np.float32), labels.class_ids)
         drawn = draw_detections(image, truth, manifest.classes, taxonomy, show_confidence=False)
         if zoom:
             drawn = _crop_around(drawn, xyxy[labels.class_ids == manifest.classes.index(str(class_name))])

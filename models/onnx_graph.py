@@ -60,17 +60,17 @@ def rewrite_dfl_softmax(model: Any) -> bool:
     logits, target = transpose.input[0], conv.output[0]  # (B, 4, 16, A) in, (B, 1, 4, A) out
     axis = "streetwatch_dfl_axis"
 
-    def node(op: str, inputs: list[str], output: str, **attributes: Any) -> Any:
+    def make(op: str, inputs: list[str], output: str, **attributes: Any) -> Any:
         return helper.make_node(op, inputs, [output], name=f"/streetwatch/dfl/{output}", **attributes)
 
     replacement = [
-        node("ReduceMax", [logits, axis], "dfl_max", keepdims=1),
-        node("Sub", [logits, "dfl_max"], "dfl_shifted"),
-        node("Exp", ["dfl_shifted"], "dfl_exp"),
-        node("Mul", ["dfl_exp", "streetwatch_dfl_bins"], "dfl_weighted"),
-        node("ReduceSum", ["dfl_weighted", axis], "dfl_numerator", keepdims=1),
-        node("ReduceSum", ["dfl_exp", axis], "dfl_denominator", keepdims=1),
-        node("Div", ["dfl_numerator", "dfl_denominator"], "dfl_distance"),
+        make("ReduceMax", [logits, axis], "dfl_max", keepdims=1),
+        make("Sub", [logits, "dfl_max"], "dfl_shifted"),
+        make("Exp", ["dfl_shifted"], "dfl_exp"),
+        make("Mul", ["dfl_exp", "streetwatch_dfl_bins"], "dfl_weighted"),
+        make("ReduceSum", ["dfl_weighted", axis], "dfl_numerator", keepdims=1),
+        make("ReduceSum", ["dfl_exp", axis], "dfl_denominator", keepdims=1),
+        make("Div", ["dfl_numerator", "dfl_denominator"], "dfl_distance"),
         helper.make_node(
             "Reshape", ["dfl_distance", "streetwatch_dfl_shape"], [target], name="/streetwatch/dfl/Reshape"
         ),

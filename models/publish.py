@@ -108,7 +108,7 @@ def publish(
     for label, detector in detectors.items():
         results = predict_dataset(detector, dataset, "val", names)
         evaluations[label] = evaluate_results(results, names, review_threshold, label, manifest.name).to_json()
-    data = training_data(manifest)
+    trained_on = training_data(manifest)
     card = {
         "name": name,
         "version": version,
@@ -129,8 +129,8 @@ def publish(
             "epochs_run": _epochs_run(run),
             "versions": info["versions"],
         },
-        "training_data": data,
-        "synthetic_only_classes": synthetic_only(data),
+        "training_data": trained_on,
+        "synthetic_only_classes": synthetic_only(trained_on),
         "evaluation": {"split": "val", "review_threshold": review_threshold, **evaluations},
         "speed": measure_speed(fp32, int8),
         "intended_use": intended_use,

@@ -502,7 +502,7 @@ def edge(
         logger.info("queued sighting %s (%s, %.2f)", sighting.sighting_id, sighting.class_name, sighting.score)
 
     try:
-        run_pipeline(sample_by_time(frames, fps), swappable, ByteTracker(), aggregator, enqueue)  # type: ignore[arg-type]
+        run_pipeline(sample_by_time(frames, fps), swappable, ByteTracker(), aggregator, enqueue)
     except KeyboardInterrupt:
         typer.echo("stopped")
     except StreetWatchError as error:

@@ -51,13 +51,13 @@ def paste_all(
         masks = [None if m is None else m & ~mask for m in masks]
         masks.append(mask)
     results: list[tuple[tuple[int, int, int, int] | None, float]] = []
-    for paste, mask in zip(pastes, masks, strict=True):
-        if mask is None or not mask.any():
+    for paste, visible in zip(pastes, masks, strict=True):
+        if visible is None or not visible.any():
             results.append((None, 0.0))
             continue
-        ys, xs = np.nonzero(mask)
+        ys, xs = np.nonzero(visible)
         total = max(1.0, float((paste.bgra[..., 3] > 127).sum()))
-        results.append(((int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1), mask.sum() / total))
+        results.append(((int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1), visible.sum() / total))
     return np.clip(image, 0, 255).astype(np.uint8), results
 
 

@@ -86,7 +86,10 @@ def _streaks(rng: np.random.Generator, surface: WallSurface, windows: Array) -> 
             half = max(0.5, width * (0.6 + 0.4 * fade) / 2)
             lo, hi = int(x + dx - half), int(x + dx + half) + 1
             mask[row, max(0, lo) : max(0, hi)] = np.maximum(mask[row, max(0, lo) : max(0, hi)], fade)
-    mask = cv2.GaussianBlur(mask, (0, 0), sigmaX=max(1.0, (x1 - x0) * 0.01), sigmaY=max(2.0, (bottom - top) * 0.05))
+    mask = np.asarray(
+        cv2.GaussianBlur(mask, (0, 0), sigmaX=max(1.0, (x1 - x0) * 0.01), sigmaY=max(2.0, (bottom - top) * 0.05)),
+        np.float32,
+    )
     mask[:top] = 0.0  # the blur must not smear water up over the sill
     mask /= max(float(mask.max()), 1e-6)
     # A run ends where it meets a window, sign or door below (it drips off the frame): once a column reaches a
@@ -129,11 +132,11 @@ def _patch(rng: np.random.Generator, surface: WallSurface, windows: Array) -> Ar
     # and its own grain: fine speckle modulates the darkening
     speckle = cv2.GaussianBlur(rng.random((h, w)).astype(np.float32), (0, 0), 1.2)
     patch = patch * (0.8 + 0.4 * _normalized(speckle))
-    return np.clip(patch, 0, 1) * ~surface.forbidden
+    return np.asarray(np.clip(patch, 0, 1) * ~surface.forbidden)
 
 
 def _normalized(field: Array) -> Array:
-    return (field - field.min()) / max(float(np.ptp(field)), 1e-6)
+    return np.asarray((field - field.min()) / max(float(np.ptp(field)), 1e-6))
 
 
 def _tag(rng: np.random.Generator, surface: WallSurface, windows: Array) -> Array | None:
@@ -167,7 +170,7 @@ def _apply(rng: np.random.Generator, image: Array, mask: Array, kind: str) -> Ar
         texture = np.clip(image / np.maximum(local, 1.0), 0.6, 1.4)  # wall joints and grain show through paint
         lit = paint * np.clip(local.mean(axis=2, keepdims=True) / 170.0, 0.35, 1.1) * texture
         alpha = (mask * rng.uniform(0.75, 0.95))[..., None]
-        return image * (1 - alpha) + lit * alpha
+        return np.asarray(image * (1 - alpha) + lit * alpha)
     # soot is grey-black, mould green-black, rain streaks brown-grey: darken channels unevenly
     tint = {"streaks": (0.9, 1.0, 1.05), "patch": rng.choice([(1.0, 1.0, 1.0), (1.05, 0.85, 1.05)])}[kind]
     strength = rng.uniform(0.35, 0.65)

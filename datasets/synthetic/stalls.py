@@ -96,7 +96,7 @@ def render_library(spec: LibrarySpec, cache: Path, python: Path | None = None) -
         shutil.rmtree(partial)
     partial.mkdir(parents=True)
     for first in range(0, spec.count, CHUNK):
-        job = {
+        job: dict[str, Any] = {
             "out": str(partial),
             "seed": spec.seed,
             "first": first,
@@ -289,15 +289,15 @@ def _composite(rng: np.random.Generator, image: Array, sprite: Sprite, scale: fl
         return image
     obj = scaled[y0 - y : y1 - y, x0 - x : x1 - x]
     region = image[y0:y1, x0:x1]
-    alpha = obj[..., 3:] / 255.0
+    alpha: Array = obj[..., 3:] / 255.0
     solid = alpha[..., 0] > 0.95
-    colour = obj[..., :3]
+    colour: Array = obj[..., :3]
     if solid.any():
         # Relight: the render's sun and sky are not the photo's; pull its brightness and colour halfway to them.
         around = region[~solid] if (~solid).sum() > 50 else region.reshape(-1, 3)
         gain = np.clip((around.mean() + 1) / (colour[solid].mean() + 1), 0.5, 1.6) ** 0.5
         cast = np.clip((around.mean(axis=0) + 1) / (around.mean() + 1), 0.85, 1.15) ** 0.5
-        colour = colour * gain * cast
+        colour = np.asarray(colour * gain * cast)
     if scale < 1:  # an enlarged render is soft already; a reduced one is sharper than the photo's optics
         colour = cv2.GaussianBlur(colour, (0, 0), rng.uniform(0.3, 0.9))
     # The photo's sensor noise, robustly (median absolute deviation of its fine detail, so that leaves, bricks and
