@@ -29,6 +29,22 @@ def test_flyers_are_deterministic_weathered_bgra(texts: AdTexts) -> None:
     assert lines[0] in texts.headlines and any(ch.isdigit() for ch in lines[-1])
 
 
+def test_small_flyers_are_area_averaged_unless_a_config_asks_for_the_old_bilinear_shrink(texts: AdTexts) -> None:
+    """A flyer is drawn 3-9x large; area averaging leaves soft strokes, bilinear sampling jagged ones (base-v2)."""
+    import cv2
+
+    from datasets.synthetic.generate import SyntheticSpec
+
+    jaggedness = []
+    for shrink in ("area", "bilinear"):
+        flyer, _ = render_flyer(np.random.default_rng(3), texts, cjk_font(), 16, shrink)  # type: ignore[arg-type]
+        grey = cv2.cvtColor(flyer[..., :3], cv2.COLOR_BGR2GRAY).astype(np.float64)
+        jaggedness.append(float(np.abs(cv2.Laplacian(grey, cv2.CV_64F))[flyer[..., 3] == 255].mean()))
+    area, bilinear = jaggedness
+    assert area < 0.8 * bilinear
+    assert SyntheticSpec(generator="illegal_ad", backgrounds="fac").ad_shrink == "bilinear"  # old configs rebuild
+
+
 def test_phone_numbers_look_like_chinese_mobile_numbers() -> None:
     rng = np.random.default_rng(0)
     for _ in range(50):

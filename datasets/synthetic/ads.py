@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import cv2
 import numpy as np
@@ -46,7 +46,7 @@ class AdTexts:
         papers = tuple((tuple(p), tuple(i)) for p, i in raw["papers"])
         if not raw["headlines"] or not papers:
             raise ValueError(f"{path}: needs at least one headline and one paper colour")
-        return cls(tuple(raw["headlines"]), tuple(raw["details"]), papers)  # type: ignore[arg-type]
+        return cls(tuple(raw["headlines"]), tuple(raw["details"]), papers)
 
 
 def cjk_font() -> Path:
@@ -65,8 +65,19 @@ def phone_number(rng: np.random.Generator) -> str:
     return f"{digits[:3]} {digits[3:7]} {digits[7:]}" if rng.random() < 0.5 else digits
 
 
-def render_flyer(rng: np.random.Generator, texts: AdTexts, font: Path, height: int) -> tuple[Array, list[str]]:
-    """A BGRA flyer about `height` px tall (before perspective), and its text lines."""
+Shrink = Literal["area", "bilinear"]
+SHRINK_INTERPOLATION = {"area": cv2.INTER_AREA, "bilinear": cv2.INTER_LINEAR}
+
+
+def render_flyer(
+    rng: np.random.Generator, texts: AdTexts, font: Path, height: int, shrink: Shrink = "area"
+) -> tuple[Array, list[str]]:
+    """A BGRA flyer about `height` px tall (before perspective), and its text lines.
+
+    It is drawn 3-9x large and shrunk at the end: `area` averages like a camera's optics and sensor; `bilinear`
+    samples, which breaks thin strokes into jagged fragments (what builds up to base-v2 did, kept so that their
+    configs still rebuild byte for byte).
+    """
     scale = max(3, round(90 / height))  # render large, shrink at the end: text edges come out naturally soft
     h = height * scale
     w = round(h * rng.uniform(0.55, 1.5))
@@ -85,7 +96,8 @@ def render_flyer(rng: np.random.Generator, texts: AdTexts, font: Path, height: i
     bgr = _weather(rng, bgr, np.array(paper, np.float32))
     alpha = _tear(rng, alpha)
     flyer = _warp(rng, np.dstack([bgr, alpha]))
-    small = cv2.resize(flyer, (max(2, flyer.shape[1] // scale), max(2, flyer.shape[0] // scale)), cv2.INTER_AREA)
+    size = (max(2, flyer.shape[1] // scale), max(2, flyer.shape[0] // scale))
+    small = cv2.resize(flyer, size, interpolation=SHRINK_INTERPOLATION[shrink])
     return np.clip(small, 0, 255).astype(np.uint8), lines
 
 
@@ -127,7 +139,7 @@ def _tear(rng: np.random.Generator, alpha: Array) -> Array:
     h, w = alpha.shape
     corner = np.array([[0, 0], [w, 0], [w, h], [0, h]][rng.integers(4)], np.float32)
     centre = np.array([w / 2, h / 2], np.float32)
-    points = [corner]
+    points = [corner.astype(np.float64)]
     for _ in range(6):  # a ragged bite taken out of one corner
         points.append(corner + (centre - corner) * rng.uniform(0.1, 0.55) + rng.normal(0, w * 0.04, 2))
     cv2.fillPoly(alpha, [np.array(points, np.int32)], 0.0)
@@ -156,7 +168,12 @@ class AdPlacement:
 
 
 def compose_ads(
-    rng: np.random.Generator, background: Array, surface: WallSurface, texts: AdTexts, font: Path
+    rng: np.random.Generator,
+    background: Array,
+    surface: WallSurface,
+    texts: AdTexts,
+    font: Path,
+    shrink: Shrink = "area",
 ) -> tuple[Array, list[AdPlacement]]:
     """Paste 1-3 clusters of 1-4 flyers onto `background` inside `surface`."""
     h = background.shape[0]
@@ -168,7 +185,7 @@ def compose_ads(
         if centre is None:
             continue
         for _ in range(rng.choice([1, 1, 2, 3, 4])):
-            flyer, lines = render_flyer(rng, texts, font, max(12, int(height * rng.uniform(0.7, 1.3))))
+            flyer, lines = render_flyer(rng, texts, font, max(12, int(height * rng.uniform(0.7, 1.3))), shrink)
             offset = rng.normal(0, 0.6, 2) * flyer.shape[:2][::-1]
             x = int(centre[0] + offset[0] - flyer.shape[1] / 2)
             y = int(centre[1] + offset[1] - flyer.shape[0] / 2)

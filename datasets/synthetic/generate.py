@@ -13,7 +13,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from datasets.importers import Example, SourceConfig, source_labels
-from datasets.synthetic.ads import AdTexts, cjk_font, compose_ads
+from datasets.synthetic.ads import AdTexts, Shrink, cjk_font, compose_ads
 from datasets.synthetic.grime import compose_grime
 from datasets.synthetic.stalls import (
     GroundReference,
@@ -43,6 +43,12 @@ class SyntheticSpec(BaseModel):
     max_backgrounds: int | None = Field(default=None, ge=1, description="random subset of the backgrounds")
     renders: int = Field(
         default=160, ge=1, description="street_stall: 3D stalls rendered (once, cached, shared by builds)"
+    )
+    ad_shrink: Shrink = Field(
+        default="bilinear",
+        description="illegal_ad: how a flyer drawn large is shrunk, 'area' (like a camera; from base-v3 on) or "
+        "'bilinear' (jagged strokes; what builds up to base-v2 did, the default so that their configs rebuild "
+        "byte for byte)",
     )
 
 
@@ -74,7 +80,9 @@ def generate(
     class_id = taxonomy.names.index(spec.generator)
     for index, background in enumerate(backgrounds):
         image = cv2.imdecode(np.frombuffer(background.image.read_bytes(), np.uint8), cv2.IMREAD_COLOR)
-        scene = Scene(image, background, source, occluders)
+        if image is None:
+            raise ValueError(f"{background.image}: not a readable image, cannot compose onto it")
+        scene = Scene(np.asarray(image), background, source, occluders)
         for copy in range(spec.per_background):
             rng = np.random.default_rng([seed, index, copy])
             composed, placed = compose(rng, scene)
@@ -119,7 +127,7 @@ class Scene:
     @cached_property
     def windows(self) -> np.ndarray:
         xyxy, names = self.labels
-        return xyxy[np.array([n == "window" for n in names], bool)].reshape(-1, 4)
+        return np.asarray(xyxy[np.array([n == "window" for n in names], bool)].reshape(-1, 4))
 
     def ground_references(self) -> list[GroundReference]:
         xyxy, names = self.labels
@@ -133,7 +141,7 @@ class Scene:
     def events(self) -> np.ndarray:
         """Boxes of the source classes mapped to an event of the taxonomy (they must stay visible)."""
         xyxy, names = self.labels
-        return xyxy[np.array([self.source.map.get(n) is not None for n in names], bool)].reshape(-1, 4)
+        return np.asarray(xyxy[np.array([self.source.map.get(n) is not None for n in names], bool)].reshape(-1, 4))
 
 
 Composer = Callable[[np.random.Generator, Scene], tuple[np.ndarray, list[dict[str, Any]]]]
@@ -144,7 +152,7 @@ def _composer(spec: SyntheticSpec, seed: int, cache: Path | None) -> Composer:
         texts, font = AdTexts.load(), cjk_font()
 
         def ads(rng: np.random.Generator, scene: Scene) -> Any:
-            composed, placements = compose_ads(rng, scene.image, scene.surface, texts, font)
+            composed, placements = compose_ads(rng, scene.image, scene.surface, texts, font, spec.ad_shrink)
             return composed, [asdict(p) for p in placements]
 
         return ads
