@@ -4,7 +4,8 @@
 # /tmp/site, outside the repo, because carried paths are gone from the repo folder in the next call.
 #   setup              install the carried wheels (.whl/) into /tmp/site; copy the COCO init (.gpu/*.pt), the
 #                      current model's weights (.gpu/init.pt) and the review-month kit (.gpu/month.tar) if carried
-#   shard N            unpack $SHARDS/shardN.tar (scripts/gpu/pack.py; SHARDS defaults to .gpu) into $SW
+#   shard N            unpack $SHARDS/shardN.tar (scripts/gpu/pack.py; SHARDS defaults to .gpu) into $SW; a config's
+#                      `data:` is pointed at the unpacked folder of the same name (base-v2, base-v3, ...)
 #   smoke CONFIG       a 1-epoch run of CONFIG on the validation images: init, AMP, loaders, validation, checkpoints
 #   train CONFIG       CONFIG with this machine's paths; weights, run folder and log into $OUT
 #   continue CONFIG T  the same, its time budget cut to what is left before the epoch second T
@@ -19,13 +20,17 @@ SHARDS=${SHARDS:-.gpu}
 export PYTHONPATH=/tmp/site:$PWD PYTHONUNBUFFERED=1 STREETWATCH_CACHE_DIR=$SW/cache
 mkdir -p "$SW" "$OUT"
 
+data_name() {  # $1: a repo config; the name of its dataset version folder (base-v2, base-v3, ...)
+  basename "$(sed -n 's/^data: //p' "$1")"
+}
+
 device_config() {  # $1: a repo config; prints it with this machine's paths and device
   local init
   case "$(sed -n 's/^init: //p' "$1")" in
   *yolov8n_coco*) init=$SW/yolov8n_coco_recovered.pt ;;
   *) init=$SW/init.pt ;;  # the current model's weights, carried as .gpu/init.pt
   esac
-  sed -e "s#^init: .*#init: $init#" -e "s#^data: .*#data: $SW/base-v2#" -e "s#^device: .*#device: \"$DEVICE\"#" "$1"
+  sed -e "s#^init: .*#init: $init#" -e "s#^data: .*#data: $SW/$(data_name "$1")#" -e "s#^device: .*#device: \"$DEVICE\"#" "$1"
 }
 
 train_run() {  # $1: a config with this machine's paths; trains it, copies the weights and the run into $OUT
@@ -51,12 +56,14 @@ setup)
   ;;
 shard)
   tar -xf "$SHARDS/shard$2.tar" -C "$SW"
-  echo "shard $2: $(find "$SW/base-v2/images" -type f | wc -l) images, $(find "$SW/base-v2/labels" -name '*.txt' | wc -l) labels so far"
+  data=$(tar -tf "$SHARDS/shard$2.tar" | awk -F/ 'NR == 1 { print $1 }')  # awk reads to the end: no SIGPIPE
+  echo "shard $2: $(find "$SW/$data/images" -type f | wc -l) images, $(find "$SW/$data/labels" -name '*.txt' | wc -l) labels of $data so far"
   ;;
 smoke)
   mkdir -p "$SW/smoke"
-  cp "$SW/base-v2/manifest.json" "$SW/smoke/"
-  sed -e "s#^train: .*#train: images/val#" "$SW/base-v2/data.yaml" | sed "1i path: $SW/base-v2" >"$SW/smoke/data.yaml"
+  data=$SW/$(data_name "$2")
+  cp "$data/manifest.json" "$SW/smoke/"
+  sed -e "s#^train: .*#train: images/val#" "$data/data.yaml" | sed "1i path: $data" >"$SW/smoke/data.yaml"
   device_config "$2" | sed -e "s#^data: .*#data: $SW/smoke#" -e "s#^name: .*#name: smoke#" \
     -e "s#^epochs: .*#epochs: 1#" -e "/^time_hours/d" -e "/^cache/d" >"$SW/smoke.yaml"
   rm -rf "$SW/runs/smoke"
