@@ -29,7 +29,7 @@ import numpy as np
 import numpy.typing as npt
 
 from models.evaluate import ImageResult, match_by_score
-from vision.nms import box_iou
+from vision.nms import box_iou, box_overlap_of_smaller
 
 MATCH_IOU = 0.5
 OVERLAP = 0.5  # intersection over the smaller box's area, for "lies mostly inside"
@@ -59,19 +59,6 @@ class DetectionError:
         return max(self.xyxy[2] - self.xyxy[0], self.xyxy[3] - self.xyxy[1])
 
 
-def overlap_of_smaller(a: npt.NDArray[np.float64], b: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
-    """(len(a), len(b)) intersection area over the smaller of the two boxes' areas."""
-    if not len(a) or not len(b):
-        return np.zeros((len(a), len(b)))
-    lt = np.maximum(a[:, None, :2], b[None, :, :2])
-    rb = np.minimum(a[:, None, 2:], b[None, :, 2:])
-    inter = np.prod(np.clip(rb - lt, 0, None), axis=2)
-    area_a = np.prod(a[:, 2:] - a[:, :2], axis=1)
-    area_b = np.prod(b[:, 2:] - b[:, :2], axis=1)
-    smaller = np.minimum(area_a[:, None], area_b[None, :])
-    return np.asarray(inter / np.maximum(smaller, np.finfo(np.float64).eps), np.float64)
-
-
 def _best(values: npt.NDArray[np.float64], row: int) -> float:
     return float(values[row].max()) if values.shape[1] else 0.0
 
@@ -86,7 +73,8 @@ def find_errors(
         for class_id, name in enumerate(class_names):
             gt_mine = result.gt_classes == class_id
             gt, gt_other = result.gt_xyxy[gt_mine], result.gt_xyxy[~gt_mine]
-            picked = np.nonzero(shown & (result.pred_classes == class_id))[0]
+            mine = result.pred_classes == class_id
+            picked = np.nonzero(shown & mine)[0]
             picked = picked[np.argsort(-result.pred_scores[picked], kind="stable")]
             pred = result.pred_xyxy[picked]
             taken = match_by_score(gt, pred, MATCH_IOU)
@@ -94,9 +82,9 @@ def find_errors(
             errors += _false_alarms(result, name, pred[alarms], result.pred_scores[picked][alarms], gt, gt_other)
             found = np.zeros(len(gt), bool)
             found[taken[~alarms]] = True
-            others = result.pred_xyxy[shown & (result.pred_classes != class_id)]
-            below = result.pred_xyxy[~shown & (result.pred_classes == class_id)]
-            below_scores = result.pred_scores[~shown & (result.pred_classes == class_id)]
+            others = result.pred_xyxy[shown & ~mine]
+            below = result.pred_xyxy[~shown & mine]
+            below_scores = result.pred_scores[~shown & mine]
             errors += _misses(result, name, gt[~found], pred, others, below, below_scores, review_threshold)
     return errors
 
@@ -110,7 +98,7 @@ def _false_alarms(
     gt_other: npt.NDArray[np.float64],
 ) -> list[DetectionError]:
     iou, iou_other = box_iou(boxes, gt, np.float64), box_iou(boxes, gt_other, np.float64)
-    inside = overlap_of_smaller(boxes, gt)
+    inside = box_overlap_of_smaller(boxes, gt)
     out = []
     for i, (box, score) in enumerate(zip(boxes, scores, strict=True)):
         if _best(iou, i) >= MATCH_IOU:
@@ -136,7 +124,7 @@ def _misses(
     review_threshold: float,
 ) -> list[DetectionError]:
     iou, iou_other = box_iou(missed, pred, np.float64), box_iou(missed, others, np.float64)
-    iou_below, inside = box_iou(missed, below, np.float64), overlap_of_smaller(missed, pred)
+    iou_below, inside = box_iou(missed, below, np.float64), box_overlap_of_smaller(missed, pred)
     out = []
     for i, box in enumerate(missed):
         close = iou_below[i] >= MATCH_IOU if len(below) else np.zeros(0, bool)

@@ -8,9 +8,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from models.errors import TILE, find_errors, overlap_of_smaller, summary_table, write_errors
+from models.errors import TILE, find_errors, summary_table, write_errors
 from models.evaluate import ImageResult
 from tests.conftest import SAMPLES
+from vision.nms import box_overlap_of_smaller
 
 
 def _image(
@@ -64,8 +65,8 @@ def test_each_error_gets_its_cause() -> None:
 def test_overlap_of_smaller_is_one_for_a_box_inside_another() -> None:
     big = np.array([[0, 0, 100, 100]], float)
     inner = np.array([[10, 10, 40, 40], [90, 90, 110, 110], [200, 200, 210, 210]], float)
-    np.testing.assert_allclose(overlap_of_smaller(inner, big), [[1.0], [0.25], [0.0]])
-    assert overlap_of_smaller(inner, np.zeros((0, 4))).shape == (3, 0)
+    np.testing.assert_allclose(box_overlap_of_smaller(inner, big), [[1.0], [0.25], [0.0]])
+    assert box_overlap_of_smaller(inner, np.zeros((0, 4))).shape == (3, 0)
 
 
 def test_csv_and_contact_sheets_from_a_real_photo(tmp_path: Path) -> None:

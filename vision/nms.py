@@ -11,9 +11,10 @@ import numpy.typing as npt
 _CLASS_OFFSET = 7680.0
 
 
-def box_iou(a: npt.ArrayLike, b: npt.ArrayLike, dtype: npt.DTypeLike = np.float32) -> npt.NDArray[Any]:
-    """Pairwise IoU of boxes `a` (N, 4) and `b` (M, 4) in xyxy: an (N, M) matrix, computed in `dtype`
-    (float32 for NMS, as ultralytics; float64 where scores are compared with pycocotools or tracks matched)."""
+def _intersections(
+    a: npt.ArrayLike, b: npt.ArrayLike, dtype: npt.DTypeLike
+) -> tuple[npt.NDArray[Any], npt.NDArray[Any], npt.NDArray[Any]]:
+    """Pairwise intersection areas (N, M) of boxes `a` (N, 4) and `b` (M, 4) in xyxy, and each set's areas."""
     a = np.asarray(a, dtype=dtype).reshape(-1, 4)
     b = np.asarray(b, dtype=dtype).reshape(-1, 4)
     top_left = np.maximum(a[:, None, :2], b[None, :, :2])
@@ -21,8 +22,22 @@ def box_iou(a: npt.ArrayLike, b: npt.ArrayLike, dtype: npt.DTypeLike = np.float3
     inter = np.prod(np.clip(bottom_right - top_left, 0, None), axis=2)
     area_a = np.prod(np.clip(a[:, 2:] - a[:, :2], 0, None), axis=1)
     area_b = np.prod(np.clip(b[:, 2:] - b[:, :2], 0, None), axis=1)
+    return inter, area_a, area_b
+
+
+def box_iou(a: npt.ArrayLike, b: npt.ArrayLike, dtype: npt.DTypeLike = np.float32) -> npt.NDArray[Any]:
+    """Pairwise IoU of boxes `a` (N, 4) and `b` (M, 4) in xyxy: an (N, M) matrix, computed in `dtype`
+    (float32 for NMS, as ultralytics; float64 where scores are compared with pycocotools or tracks matched)."""
+    inter, area_a, area_b = _intersections(a, b, dtype)
     union = area_a[:, None] + area_b[None, :] - inter
     return np.where(union > 0, inter / np.maximum(union, 1e-12), 0.0).astype(dtype)
+
+
+def box_overlap_of_smaller(a: npt.ArrayLike, b: npt.ArrayLike) -> npt.NDArray[np.float64]:
+    """Pairwise intersection over the smaller box's area (N, M), in float64: 1 where one box lies inside the other."""
+    inter, area_a, area_b = _intersections(a, b, np.float64)
+    smaller = np.minimum(area_a[:, None], area_b[None, :])
+    return np.asarray(inter / np.maximum(smaller, np.finfo(np.float64).eps), np.float64)
 
 
 def nms(boxes: npt.NDArray[np.float32], scores: npt.NDArray[np.float32], iou_threshold: float) -> npt.NDArray[np.int64]:
