@@ -26,6 +26,13 @@ def test_the_shipped_starter_config_is_valid() -> None:
     assert config.preset == "street" and config.imgsz % 32 == 0
 
 
+@pytest.mark.parametrize("path", sorted((REPO_ROOT / "models" / "config").glob("*.yaml")), ids=lambda p: p.stem)
+def test_every_committed_config_is_valid(path: Path) -> None:
+    """The GPU configs are run on a lent machine with minutes to spare: a mistake must show here, not there."""
+    config = load_train_config(path)
+    assert config.name and config.imgsz % 32 == 0 and config.data.startswith("../../data/datasets/")
+
+
 @pytest.mark.parametrize(
     ("extra", "message"),
     [
