@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import csv
 import re
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -188,9 +188,11 @@ def write_errors(
             )
     labels = {(r.source, r.name): r for r in results}
     sheets = []
-    groups = sorted({(e.source, e.class_name, e.kind) for e in errors if e.path is not None})
-    for source, name, kind in groups:
-        mine = [e for e in errors if (e.source, e.class_name, e.kind) == (source, name, kind) and e.path is not None]
+    groups: dict[tuple[str, str, Kind], list[DetectionError]] = defaultdict(list)
+    for e in errors:
+        if e.path is not None:
+            groups[(e.source, e.class_name, e.kind)].append(e)
+    for (source, name, kind), mine in sorted(groups.items()):
         mine.sort(key=lambda e: -(e.score or 0.0) if kind == "false_alarm" else e.long_side)
         tiles = [_tile(e, labels[(e.source, e.image)], class_names, review_threshold) for e in mine[:MAX_TILES]]
         sheet = out / "errors" / f"{_slug(source)}.{name}.{kind}.jpg"
