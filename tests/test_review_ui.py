@@ -1,6 +1,7 @@
 """The review UI in a real headless Chromium against the real server (uvicorn on a free port, SQLite): a reviewer
-confirms, relabels and fixes a box with the keyboard and the mouse; a supervisor takes the case through the workflow
-to 结案; the timeline names who did each step; a reviewer cannot reach the admin page."""
+confirms, relabels and fixes a box with the keyboard and the mouse, and the decisions reach the server in the order
+made even when one is slow on the way; a supervisor takes the case through the workflow to 结案; the timeline names who
+did each step; a reviewer cannot reach the admin page."""
 
 from __future__ import annotations
 
@@ -93,10 +94,15 @@ def test_reviewer_decides_with_the_keyboard_and_fixes_a_box_by_drag(server, brow
     stage = page.locator("[data-testid=stage]")
     assert stage.get_attribute("data-sighting") == str(rows[0]["id"])
     assert page.get_by_test_id("legend").is_visible()
+    held: list[Any] = []  # the first decision is held on the way: the next must still reach the server after it
+    page.route("**/decision", lambda route: route.continue_() if held else held.append(route))
     page.keyboard.press("Enter")  # confirm
     page.wait_for_selector(f"[data-testid=stage][data-sighting='{rows[1]['id']}']")
     page.keyboard.press("3")  # relabel the bin as exposed garbage (the taxonomy's third class)
     page.wait_for_selector(f"[data-testid=stage][data-sighting='{rows[2]['id']}']")
+    wait_for(lambda: held, page, "the confirm on its way")
+    page.wait_for_timeout(300)  # time enough for a relabel sent out of turn to be stored first
+    held[0].continue_()
     handle = page.locator("[data-handle=bottom-right]").bounding_box()
     x, y = handle["x"] + handle["width"] / 2, handle["y"] + handle["height"] / 2
     page.mouse.move(x, y)
@@ -128,6 +134,15 @@ def test_reviewer_decides_with_the_keyboard_and_fixes_a_box_by_drag(server, brow
     page.keyboard.press("Enter")
     page.wait_for_selector(f"[data-testid=stage][data-sighting='{rows[3]['id']}']")
     wait_for(lambda: len(decisions(settings)) == 4, page, "the decision after the undo")
+    # a decision the server refuses (another reviewer was first) brings its sighting back onto the stage
+    page.unroute("**/decision")
+    page.route("**/decision", lambda route: route.fulfill(status=409, json={"detail": "已被其他审核员处理"}))
+    page.keyboard.press("x")
+    page.wait_for_selector("#toast.toast-error.show")
+    assert page.locator("#toast").inner_text() == "已被其他审核员处理"
+    page.wait_for_selector(f"[data-testid=stage][data-sighting='{rows[3]['id']}']")
+    assert len(decisions(settings)) == 4
+    page.unroute("**/decision")
     # no admin page for a reviewer: not in the menu, refused by the page and by the server
     assert page.locator(".topbar nav a[href='#/admin']").count() == 0
     page.goto(f"{base}/ui/#/admin")

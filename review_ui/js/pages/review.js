@@ -27,7 +27,15 @@ function preloadItem(item) {
 
 export async function reviewPage(main, { config, args }) {
   const filters = { order: sessionStorage.getItem("sw.order") || "score", class_name: "" };
-  const s = { current: null, upcoming: [], history: [], at: null, skipped: [], pending: 0, refill: null, legend: true };
+  const s = { current: null, upcoming: [], history: [], at: null, skipped: [], pending: 0, refill: null, legend: true, sending: new Set() };
+  // The stage moves on at once, but decisions (and undo) reach the server one after another, in the order the
+  // reviewer made them: undo then takes back the last one made, and a failed one is put back by itself.
+  let outbox = Promise.resolve();
+  function send(path, body) {
+    const sent = outbox.then(() => post(path, body));
+    outbox = sent.catch(() => {});
+    return sent;
+  }
   const view = h("div", { class: "review-body" });
   const count = h("span", { class: "pill", "data-testid": "pending" });
   const orderSelect = h("select", { id: "order", onchange: (e) => { filters.order = e.target.value; sessionStorage.setItem("sw.order", filters.order); reset(); } },
@@ -51,10 +59,10 @@ export async function reviewPage(main, { config, args }) {
   }
 
   async function fill() {
-    const exclude = [s.current?.id, ...s.skipped.slice(-300)].filter(Boolean);
+    const exclude = [s.current?.id, ...s.sending, ...s.skipped.slice(-300)].filter(Boolean);
     const data = await get("/api/v1/ui/review/next", { ...filters, exclude, limit: 3 });
     s.pending = data.pending;
-    const items = data.items.filter((i) => i.id !== s.current?.id);
+    const items = data.items.filter((i) => i.id !== s.current?.id && !s.sending.has(i.id));
     items.forEach(preloadItem);
     if (!s.current) s.current = items.shift() || null;
     s.upcoming = items;
@@ -133,25 +141,30 @@ export async function reviewPage(main, { config, args }) {
     s.history.push(item);
     s.current = s.upcoming.shift() || null;
     s.pending = Math.max(0, s.pending - 1);
+    s.sending.add(item.id);
     render();
+    let failed = false;
     try {
-      const result = await post(`/api/v1/sightings/${item.id}/decision`, { action, ...extra });
+      const result = await send(`/api/v1/sightings/${item.id}/decision`, { action, ...extra });
       toast(`${t(`review.done.${action}`)}${result.case ? ` #${result.case}` : ""}`, action === "reject" ? "info" : "ok");
     } catch (err) {
       toast(err.message, "error");
-      s.history.pop();
+      failed = true; // show the sighting again, in front of the one on the stage
+      s.history = s.history.filter((i) => i !== item);
       if (s.current) s.upcoming.unshift(s.current);
       s.current = item;
+    } finally {
+      s.sending.delete(item.id);
     }
     const waiting = !s.current; // decided faster than the preload: show the next one when it arrives
     await refill();
-    if (waiting && s.at === null) render();
+    if ((waiting || failed) && s.at === null) render();
     else count.textContent = `${t("review.pending")} ${s.pending}`;
   }
 
   async function undo() {
     try {
-      const restored = await post("/api/v1/ui/review/undo");
+      const restored = await send("/api/v1/ui/review/undo");
       s.history = s.history.filter((i) => i.id !== restored.id);
       if (s.current) s.upcoming.unshift(s.current);
       s.current = restored;
