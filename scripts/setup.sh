@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
-# Set up StreetWatch in ./.venv. Usage: scripts/setup.sh [edge|full|render]
-#   edge   — onnxruntime + OpenCV + numpy only: what the demo, an edge box or the server needs (~30 s)
-#   full   — adds torch, ultralytics, the server (FastAPI, SQLModel, psycopg) and the dev tools: training,
-#            export, the whole test suite (~3 min); as root also the Debian packages the tests use (CJK font,
-#            GStreamer's RTSP server, PostgreSQL, Chromium for the review UI's browser tests)
-#   render — Blender as a Python module (bpy) in its own ./.venv-render, for the 3D street-stall renders of the
-#            dataset build (~1 GB; bpy pins numpy 1.26, so it cannot share .venv)
-# Re-running is cheap: nothing is reinstalled while pyproject.toml and this script are unchanged.
+# Set up StreetWatch from the lock files in requirements/ (exact versions, sha256-checked). Usage: scripts/setup.sh [edge|full|render]
+#   edge   — onnxruntime + OpenCV + numpy only (requirements/edge.txt) in ./.venv: what the demo, an edge box or
+#            the server needs (~30 s)
+#   full   — requirements/full.txt in ./.venv: adds torch, ultralytics, the server (FastAPI, SQLModel, psycopg) and
+#            the dev tools: training, export, the whole test suite (~3 min); as root also the Debian packages the
+#            tests use (CJK font, GStreamer's RTSP server, PostgreSQL, Chromium for the review UI's browser tests)
+#   render — requirements/render.txt in its own ./.venv-render: Blender as a Python module (bpy) for the 3D
+#            street-stall renders of the dataset build (~1 GB; bpy pins numpy 1.26, so it cannot share .venv)
+# Re-running is cheap: nothing is reinstalled while the lock file and this script are unchanged. After installing,
+# scripts/lockcheck.py fails the set-up if the environment differs from its lock. `scripts/lock.sh` updates the locks.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 profile="${1:-edge}"
@@ -18,23 +20,26 @@ if ! "$python_bin" -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
   exit 1
 fi
 
+pip_install=(-m pip --disable-pip-version-check -q install --require-hashes --no-deps)
+
 if [ "$profile" = render ]; then
   # bpy 5.0.1 is built for CPython 3.11 exactly
   stamp=".venv-render/.setup-render"
-  fingerprint="$(sha256sum scripts/setup.sh | cut -d' ' -f1)"
+  fingerprint="$(cat requirements/render.txt scripts/setup.sh | sha256sum | cut -d' ' -f1)"
   if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$fingerprint" ]; then
     exit 0
   fi
   [ -x .venv-render/bin/python ] || "$python_bin" -m venv .venv-render
-  .venv-render/bin/python -m pip --disable-pip-version-check -q install "bpy==5.0.1" "pillow==13.0.0"
+  mapfile -t extras < <(.venv-render/bin/python scripts/lockcheck.py requirements/render.txt --extras)
+  [ "${#extras[@]}" -eq 0 ] || .venv-render/bin/python -m pip --disable-pip-version-check -q uninstall -y "${extras[@]}"
+  .venv-render/bin/python "${pip_install[@]}" -r requirements/render.txt
   .venv-render/bin/python -c 'import bpy, PIL' # fail here if the install is broken
+  .venv-render/bin/python scripts/lockcheck.py requirements/render.txt
   echo "$fingerprint" > "$stamp"
   exit 0
 fi
 
 [ -x .venv/bin/python ] || "$python_bin" -m venv .venv
-pip=(.venv/bin/python -m pip --disable-pip-version-check -q)
-
 # CJK fonts for the synthetic ads (Chinese text) and ultralytics' plots come from the distribution, never from
 # the network at run time. Checked on every run: cheap, and a machine can lose them while the venv stays.
 # The stream tests run a real RTSP server: GStreamer's, with the distribution's Python bindings.
@@ -60,25 +65,22 @@ if [ "${#system_packages[@]}" -gt 0 ]; then
 fi
 
 stamp=".venv/.setup-$profile"
-fingerprint="$(cat pyproject.toml scripts/setup.sh | sha256sum | cut -d' ' -f1)"
+fingerprint="$(cat "requirements/$profile.txt" pyproject.toml scripts/setup.sh | sha256sum | cut -d' ' -f1)"
 if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$fingerprint" ]; then
   exit 0
 fi
 
-if [ "$profile" = full ]; then
-  # torch first, pinned: on this kind of machine pip takes these two from the local disk; PyPI's torchvision
-  # does not import beside the other torch file there ("operator torchvision::nms does not exist").
-  "${pip[@]}" install "torch==2.14.1" "torchvision==0.29.1"
-  "${pip[@]}" install -e ".[train,server,dev]"
-  # ultralytics pulls opencv-python (needs libGL) beside opencv-python-headless; both own cv2/, so drop the
-  # GUI build and reinstall the headless one over it.
-  headless="$(.venv/bin/python -m pip show opencv-python-headless 2>/dev/null | awk '/^Version:/{print $2}')"
-  if .venv/bin/python -m pip show opencv-python >/dev/null 2>&1; then
-    "${pip[@]}" uninstall -y opencv-python
-    "${pip[@]}" install --force-reinstall --no-deps "opencv-python-headless==${headless}"
-  fi
-else
-  "${pip[@]}" install -e .
-fi
+# Exactly the lock: --no-deps, because the lock already holds every dependency (uv resolved them), and one of
+# them is left out on purpose: ultralytics' opencv-python (the GUI build, needs libGL) is replaced by
+# opencv-python-headless; both own cv2/ (requirements/overrides.txt). The project itself goes on top, editable,
+# built by the locked setuptools. Packages outside the lock (left by an older lock) are removed first. An edge
+# set-up inside a .venv that already holds the full install keeps it: edge is a subset of full, same versions.
+allow=()
+[ "$profile" = edge ] && [ -f .venv/.setup-full ] && allow=(--allow requirements/full.txt)
+mapfile -t extras < <(.venv/bin/python scripts/lockcheck.py "requirements/$profile.txt" "${allow[@]}" --extras)
+[ "${#extras[@]}" -eq 0 ] || .venv/bin/python -m pip --disable-pip-version-check -q uninstall -y "${extras[@]}"
+.venv/bin/python "${pip_install[@]}" -r "requirements/$profile.txt"
+.venv/bin/python -m pip --disable-pip-version-check -q install --no-deps --no-build-isolation --no-index -e .
 .venv/bin/python -c 'import cv2, onnxruntime, numpy' # fail here, not later, if the install is broken
+.venv/bin/python scripts/lockcheck.py "requirements/$profile.txt" "${allow[@]}"
 echo "$fingerprint" > "$stamp"

@@ -9,7 +9,7 @@ import random
 from collections.abc import Iterator
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 from sqlmodel import Session, col, select
 
@@ -43,7 +43,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Sett
             ("exposed_garbage", "overflowing_bin", "dirty_facade")}  # fmt: skip
     plan = [("exposed_garbage", 0.95), ("overflowing_bin", 0.9), ("exposed_garbage", 0.85), ("dirty_facade", 0.5)]
     rng = random.Random(7)
-    with running_server(settings) as base, httpx.Client(base_url=base, timeout=30) as http:
+    with running_server(settings) as base, httpx2.Client(base_url=base, timeout=30) as http:
         rows = []
         for i, (name, score) in enumerate(plan):
             lat, lon, *_ = random_point(rng, street=i * 3)  # different streets: each confirmation files its own case

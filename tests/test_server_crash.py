@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import cv2
-import httpx
+import httpx2
 import numpy as np
 import pytest
 from sqlmodel import Session, select
@@ -85,9 +85,9 @@ class ServerProcess:
         deadline = time.monotonic() + 60
         while True:
             try:
-                if httpx.get(f"http://127.0.0.1:{self.port}/healthz", timeout=2).status_code == 200:
+                if httpx2.get(f"http://127.0.0.1:{self.port}/healthz", timeout=2).status_code == 200:
                     return
-            except httpx.HTTPError:
+            except httpx2.HTTPError:
                 pass
             assert time.monotonic() < deadline, "the server did not start"
             time.sleep(0.1)
@@ -116,14 +116,14 @@ def test_kill_9_mid_stream_loses_nothing_and_duplicates_nothing(settings: Settin
                 server.kill()  # mid-stream, other requests in flight
                 threading.Thread(target=server.start, daemon=True).start()
 
-    def send(client: httpx.Client, url: str, **request: Any) -> httpx.Response:
+    def send(client: httpx2.Client, url: str, **request: Any) -> httpx2.Response:
         while True:  # the client retries with the same keys until the server has them
             try:
                 return client.post(url, timeout=30, **request)
-            except httpx.HTTPError:
+            except httpx2.HTTPError:
                 time.sleep(0.2)
 
-    def post(client: httpx.Client, chunk: list[tuple[str, dict[str, str], dict[str, tuple[str, bytes, str]]]]) -> None:
+    def post(client: httpx2.Client, chunk: list[tuple[str, dict[str, str], dict[str, tuple[str, bytes, str]]]]) -> None:
         base = f"http://127.0.0.1:{server.port}/api/v1/sightings"
         if batch == 1:
             ((sighting_id, data, files),) = chunk
@@ -142,7 +142,7 @@ def test_kill_9_mid_stream_loses_nothing_and_duplicates_nothing(settings: Settin
 
     chunks = [payloads[i : i + batch] for i in range(0, COUNT, batch)]
     try:
-        with httpx.Client(limits=httpx.Limits(max_connections=8)) as client, ThreadPoolExecutor(8) as pool:
+        with httpx2.Client(limits=httpx2.Limits(max_connections=8)) as client, ThreadPoolExecutor(8) as pool:
             list(pool.map(lambda chunk: post(client, chunk), chunks))
     finally:
         if server.process is not None and server.process.poll() is None:

@@ -15,7 +15,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import httpx
+import httpx2
 from sqlmodel import Session, col, select
 
 from inference_server.cases import deadline
@@ -50,12 +50,12 @@ READY = {
 }
 
 
-def token(http: httpx.Client, who: str) -> dict[str, str]:
+def token(http: httpx2.Client, who: str) -> dict[str, str]:
     answer = http.post("/api/v1/auth/token", data={"username": who, "password": PASSWORD}).json()
     return {"Authorization": f"Bearer {answer['access_token']}"}
 
 
-def seed(http: httpx.Client, key: str, rng: random.Random, count: int = 420) -> None:
+def seed(http: httpx2.Client, key: str, rng: random.Random, count: int = 420) -> None:
     """Sightings through the ingest API, reviewed and worked through the case workflow through the API."""
     objects, now = labelled_objects(), time.time()
     spots = [random_point(rng, street=i % 12) for i in range(70)]
@@ -134,7 +134,7 @@ def backdate(settings: Settings, rng: random.Random) -> None:
 
 def busy_spot(base: str) -> int | None:
     """A pending sighting whose spot has an open case nearby and earlier sightings: the queue at its most useful."""
-    with httpx.Client(base_url=base, timeout=30) as http:
+    with httpx2.Client(base_url=base, timeout=30) as http:
         reviewer = token(http, "reviewer")
         pending = http.get("/api/v1/review/queue", params={"limit": 500}, headers=reviewer).json()
         for row in pending:
@@ -189,7 +189,7 @@ def main(out: Path) -> None:
     with tempfile.TemporaryDirectory() as folder:
         settings, key = prepare(Settings(data_dir=Path(folder) / "data"))
         with running_server(settings) as base:
-            with httpx.Client(base_url=base, timeout=30) as http:
+            with httpx2.Client(base_url=base, timeout=30) as http:
                 seed(http, key, rng)
             backdate(settings, rng)
             shoot(base, out, settings)

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
-import httpx
+import httpx2
 import uvicorn
 from sqlmodel import Session
 
@@ -84,7 +84,7 @@ def random_point(rng: random.Random, street: int | None = None) -> tuple[float, 
 
 
 def post_sighting(
-    http: httpx.Client, key: str, obj: Labelled, *, ident: str, when: float, place: tuple[float, float], score: float
+    http: httpx2.Client, key: str, obj: Labelled, *, ident: str, when: float, place: tuple[float, float], score: float
 ) -> dict[str, object]:
     """Post one sighting of `obj` through the real ingest API (the frame and its crop as JPEG evidence)."""
     pixels = cv2.imread(str(obj.image))
