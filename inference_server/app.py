@@ -57,6 +57,7 @@ from inference_server.models_api import router as models_router
 from inference_server.runs import RunIds
 from inference_server.settings import Settings
 from inference_server.tables import (
+    DB_INT_MAX,
     Case,
     CaseEvent,
     CasePhoto,
@@ -147,7 +148,7 @@ class SightingIn(BaseModel):
     sighting_id: str = Field(min_length=1, max_length=200)
     class_name: str
     score: float = Field(ge=0, le=1)
-    frames: int = Field(ge=1)
+    frames: int = Field(ge=1, le=DB_INT_MAX)
     first_time: float
     last_time: float
     best_time: float

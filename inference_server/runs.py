@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from inference_server.deps import DbSession, device, role
-from inference_server.tables import Device, PatrolRun, User
+from inference_server.tables import DB_INT_MAX, Device, PatrolRun, User
 
 RunKey = Annotated[str, PathParam(min_length=1, max_length=200)]
 
@@ -29,7 +29,7 @@ class RunSummaryIn(BaseModel):
     started: float | None = Field(default=None, description="Unix seconds")
     ended: float | None = None
     distance_m: float | None = Field(default=None, ge=0)
-    frames_analysed: int | None = Field(default=None, ge=0)
+    frames_analysed: int | None = Field(default=None, ge=0, le=DB_INT_MAX)
     source: str = Field(default="", max_length=500)
 
 

@@ -9,6 +9,10 @@ from typing import Any
 from sqlalchemy import JSON, Column, Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
+# The largest count an INTEGER column holds on every database the server runs on (PostgreSQL's is 32-bit): input
+# counts are validated against it, so an absurd value is a 422, not a database error.
+DB_INT_MAX = 2**31 - 1
+
 
 def _now() -> datetime:
     return datetime.now(UTC)
