@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 import pytest
 
 from datasets.drive import simulate_drive
@@ -56,29 +57,41 @@ def drive_run(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-unty
     return drive, stills, sightings, stats, track
 
 
+def _same_object_pairs(seen: list[tuple[str, npt.NDArray[np.float64]]]) -> list[tuple[int, int]]:
+    """Pairs of sightings (indices into `seen`) of one class whose photo boxes overlap with IoU >= 0.5."""
+    boxes = np.array([box for _, box in seen], np.float64)
+    overlaps = np.triu(box_iou(boxes, boxes, np.float64) >= 0.5, k=1)
+    return [(int(i), int(j)) for i, j in zip(*np.nonzero(overlaps), strict=True) if seen[i][0] == seen[j][0]]
+
+
 def test_one_sighting_per_object_not_per_frame(drive_run) -> None:  # type: ignore[no-untyped-def]
+    """Every object the model is sure of becomes a sighting, and no object becomes two.
+
+    What is "there" is judged in the photo each segment pans across: each sighting's best box maps back into it.
+    The count of sightings is not bounded by the objects found in one still frame: an object the model reports
+    only while the camera zooms in is a real sighting too (which ones those are moves with the decoder's and the
+    detector's last bits, e.g. between OpenCV builds). A duplicate is what the promise forbids: two sightings of
+    one class in one segment whose boxes overlap (IoU >= 0.5) in the photo.
+    """
     drive, stills, sightings, stats, _ = drive_run
-    clear = sum(int((s.confidence >= CLEAR).sum()) for s in stills)
-    found = sum(int((s.confidence >= 0.25).sum()) for s in stills)  # what the model reports at all
-    assert clear >= 10
-    assert 0.9 * clear <= len(sightings) <= 1.1 * found, (len(sightings), clear, found)
+    clear_objects = {(i, j) for i, s in enumerate(stills) for j in np.nonzero(s.confidence >= CLEAR)[0]}
+    assert len(clear_objects) >= 10
     assert stats.detections > 4 * len(sightings)  # many detections per object, one sighting each
-    # map each sighting's best box back into its photo: which still object is it?
-    matched: dict[tuple[int, int], int] = {}
+    in_photo: dict[int, list[tuple[str, npt.NDArray[np.float64]]]] = {}
+    matched: set[tuple[int, int]] = set()
     for sighting in sightings:
         view = drive.view_at(sighting.best_time)
-        still = stills[view.segment]
-        iou = box_iou(view.to_photo(np.array(sighting.box)), still.xyxy, np.float64)[0]
+        box = view.to_photo(np.array(sighting.box))
+        in_photo.setdefault(view.segment, []).append((sighting.class_name, box[0]))
+        iou = box_iou(box, stills[view.segment].xyxy, np.float64)[0]
         if len(iou) and iou.max() >= 0.5:
-            key = (view.segment, int(iou.argmax()))
-            matched[key] = matched.get(key, 0) + 1
+            matched.add((view.segment, int(iou.argmax())))
         segment = drive.segments[view.segment]
         assert segment.start - 0.01 <= sighting.first_time and sighting.last_time <= segment.end + 0.01  # no merge
         assert sighting.frames >= 3
-    duplicates = sum(n - 1 for n in matched.values())
-    assert duplicates <= 0.1 * len(sightings), matched
-    clear_objects = {(i, j) for i, s in enumerate(stills) for j in np.nonzero(s.confidence >= CLEAR)[0]}
-    missed = clear_objects - set(matched)
+    duplicates = [(segment, pair) for segment, seen in in_photo.items() for pair in _same_object_pairs(seen)]
+    assert len(duplicates) <= 0.1 * len(sightings), duplicates
+    missed = clear_objects - matched
     assert len(missed) <= 0.1 * len(clear_objects), missed
 
 

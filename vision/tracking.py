@@ -234,7 +234,8 @@ class ByteTracker:
         corners = cv2.goodFeaturesToTrack(previous, maxCorners=400, qualityLevel=0.01, minDistance=8, blockSize=3)
         if corners is None or len(corners) < 10:
             return None
-        moved, status, _ = cv2.calcOpticalFlowPyrLK(previous, grey, corners, None)  # type: ignore[call-overload]
+        # OpenCV 4.x stubs reject None for nextPts, 5.x stubs accept it: pyproject.toml allows both
+        moved, status, _ = cv2.calcOpticalFlowPyrLK(previous, grey, corners, None)  # type: ignore[call-overload,unused-ignore]
         good = status.reshape(-1) == 1
         if good.sum() < 10:
             return None
