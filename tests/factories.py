@@ -15,6 +15,23 @@ def make_detections(rows: list[tuple[float, float, float, float, float, int]]) -
     return Detections(array[:, :4], array[:, 4], array[:, 5].astype(np.int64))
 
 
+def make_wide_frame(
+    photo: np.ndarray, scale: float, top_left: tuple[int, int], size: tuple[int, int] = (1920, 1080)
+) -> np.ndarray:
+    """A wide patrol-car frame (`size` = width, height): `photo` shrunk by `scale` with its top-left corner at
+    `top_left`, on a blurred, darkened, stretched copy of itself (the surround `datasets.drive` uses)."""
+    import cv2
+
+    width, height = size
+    frame = (cv2.GaussianBlur(cv2.resize(photo, size), (0, 0), 12) * 0.8).astype(np.uint8)
+    small = cv2.resize(photo, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+    x, y = top_left
+    if x < 0 or y < 0 or x + small.shape[1] > width or y + small.shape[0] > height:
+        raise ValueError(f"a {small.shape[1]}x{small.shape[0]} photo at {top_left} does not fit in {width}x{height}")
+    frame[y : y + small.shape[0], x : x + small.shape[1]] = small
+    return frame
+
+
 def make_head_output(boxes: list[tuple[float, float, float, float, int, float]], nc: int, n: int = 50) -> np.ndarray:
     """A fake YOLOv8 head output (1, 4 + nc, n): given (cx, cy, w, h, class, score) rows, the rest near zero."""
     output = np.zeros((1, 4 + nc, n), dtype=np.float32)
