@@ -8,8 +8,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.factories import make_wide_frame
+from vision.images import load_image
 from vision.matching import match_detections
 from vision.onnx_backend import OnnxDetector, OnnxOptions
+from vision.tiling import TiledDetector
 from vision.yolo_head import DetectionSettings
 
 pytest.importorskip("torch")
@@ -28,6 +31,25 @@ def test_onnx_fp32_matches_ultralytics_box_for_box(ultralytics_detector, onnx_de
         assert (match.confidence_delta <= 0.02).all(), f"photo #{index}: Δconf {match.confidence_delta.max():.4f}"
         total += len(reference)
     assert total >= 100  # the photos were chosen to hold many people, cars and trucks
+
+
+def test_tiled_onnx_fp32_matches_tiled_ultralytics_on_wide_frames(
+    ultralytics_detector, onnx_detector, sample_paths
+) -> None:  # type: ignore[no-untyped-def]
+    # two 1920 x 1080 frames, each a street photo across several tile edges on a blurred copy of itself
+    placements = {"facades-spb__img_14": (1.0, (448, 300)), "garbage-cn__000253": (1.2, (700, 150))}
+    photos = {path.stem: path for path in sample_paths}
+    reference, candidate = TiledDetector(ultralytics_detector), TiledDetector(onnx_detector)
+    total = 0
+    for name, (scale, top_left) in placements.items():
+        frame = make_wide_frame(load_image(photos[name]), scale, top_left)
+        expected, found = reference.detect(frame), candidate.detect(frame)
+        match = match_detections(expected, found, min_iou=0.98)
+        assert len(found) == len(expected), f"{name}: {len(found)} vs {len(expected)} boxes"
+        assert len(match.reference_index) == len(expected), f"{name}: a box has no partner at IoU >= 0.98"
+        assert (match.confidence_delta <= 0.02).all(), f"{name}: Δconf {match.confidence_delta.max():.4f}"
+        total += len(expected)
+    assert total >= 30  # measured 26 + 15 boxes (the whole frames alone: 11 + 3)
 
 
 def _int8_recall(reference: OnnxDetector, int8: OnnxDetector, images: list[np.ndarray]) -> tuple[int, int]:
