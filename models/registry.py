@@ -14,6 +14,7 @@ from typing import Any
 from models import versions
 from vision.detector import Detector
 from vision.errors import ModelLoadError
+from vision.tiling import TilingConfig
 from vision.yolo_head import DetectionSettings
 
 ZOO_DIR = Path(__file__).resolve().parent / "zoo"
@@ -92,6 +93,32 @@ def load_detector(
 
     path = model_file(name_or_path, ModelFormat.ONNX_INT8 if int8 else ModelFormat.ONNX)
     return OnnxDetector(path, settings, OnnxOptions(threads=threads))
+
+
+def tiling_config(name_or_path: str | Path, tiles: bool | None = None) -> TilingConfig | None:
+    """How to tile wide frames for a model, None for the whole frame only: its card's `inference.tiling` entry.
+
+    The entry is `true`, `false`, or the fields of `TilingConfig` (`{}`: the defaults); a card without it, and a
+    weights file given by path, mean whole frame only. `tiles` overrides the card: True tiles (with the card's
+    settings when it has them), False never tiles. Wrap a detector with `vision.tiling.with_tiling`.
+    """
+    if tiles is False:
+        return None
+    card: dict[str, Any] = {}
+    if Path(name_or_path).suffix not in (".onnx", ".pt"):
+        card = model_card(str(name_or_path))
+    inference = card.get("inference", {})
+    if not isinstance(inference, dict):
+        raise ModelLoadError(f"model {name_or_path!r}: card.json inference must be an object, got {inference!r}")
+    entry = inference.get("tiling")
+    if entry is None or entry is False:
+        return TilingConfig() if tiles else None
+    if entry is True:
+        return TilingConfig()
+    try:
+        return TilingConfig.model_validate(entry)
+    except ValueError as error:  # pydantic's ValidationError is a ValueError
+        raise ModelLoadError(f"model {name_or_path!r}: card.json inference.tiling is not valid: {error}") from error
 
 
 def _model_dir(reference: str) -> Path:

@@ -14,13 +14,22 @@ from typing import Annotated
 import typer
 
 from datasets.sources import IMAGE_SUFFIXES, REPO_ROOT, list_images
-from models.registry import COCO_MODEL, DEFAULT_MODEL, ModelFormat, load_detector, model_file, versioned
+from models.registry import (
+    COCO_MODEL,
+    DEFAULT_MODEL,
+    ModelFormat,
+    load_detector,
+    model_file,
+    tiling_config,
+    versioned,
+)
 from streetwatch import retraining
 from vision.detector import Detector
 from vision.errors import StreetWatchError
 from vision.images import load_image
 from vision.report import DetectionReport
 from vision.taxonomy import load_taxonomy
+from vision.tiling import with_tiling
 from vision.yolo_head import DetectionSettings
 
 SAMPLE_IMAGES = REPO_ROOT / "samples" / "images"
@@ -84,13 +93,25 @@ def detect(
     conf: Annotated[float, typer.Option(help="Confidence threshold.")] = 0.25,
     iou: Annotated[float, typer.Option(help="NMS IoU threshold.")] = 0.7,
     threads: Annotated[int | None, typer.Option(help="onnxruntime threads (default: all cores).")] = None,
+    tiles: Annotated[
+        bool | None,
+        typer.Option(
+            "--tiles/--no-tiles",
+            help="Also detect on overlapping tiles of wide images, for small objects (default: the model card's).",
+        ),
+    ] = None,
     out: Annotated[Path, typer.Option(help="Output folder.")] = Path("runs/detect"),
 ) -> None:
     """Detect objects in images; write annotated copies, detections.json and detections.csv."""
     try:
-        detector = _build_detector(model, backend, int8, DetectionSettings(conf, iou), threads)
+        tiling = tiling_config(model, tiles)
+        detector = with_tiling(_build_detector(model, backend, int8, DetectionSettings(conf, iou), threads), tiling)
     except (StreetWatchError, ValueError) as error:
         raise _fail(error) from error
+    if tiling is not None:
+        height, width = tiling.tile_size or detector.input_size
+        whole = " plus the whole image" if tiling.whole_frame else ""
+        typer.echo(f"wide images: {width}x{height} tiles overlapping by {tiling.overlap:.0%}{whole}")
     report = DetectionReport(out, detector.class_names, model=str(model), taxonomy=load_taxonomy())
     files = list(_image_files(sources or [SAMPLE_IMAGES]))
     for path in files:

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
 
+import cv2
 import numpy as np
 import pytest
 from pydantic import ValidationError
@@ -12,6 +16,7 @@ from tests.conftest import REPO_ROOT
 from tests.factories import make_detections, make_wide_frame
 from vision.detections import Detections
 from vision.detector import Detector
+from vision.errors import ModelLoadError
 from vision.images import load_image
 from vision.nms import box_iou
 from vision.tiling import (
@@ -279,3 +284,85 @@ def test_tiles_find_litter_the_whole_frame_misses(starter_detector, top_left: tu
     found = overlaps(TiledDetector(starter_detector).detect(frame))
     assert (found > 0.1).sum() == 1, f"expected one box on the pile, got IoUs {found[found > 0.1]}"
     assert found.max() >= 0.7  # measured 0.81 and 0.86
+
+
+@pytest.fixture
+def card_zoo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    """Makes a zoo holding one model, "m", whose card has the given `inference` entry (None: no entry)."""
+    from models import registry
+
+    monkeypatch.setattr(registry, "ZOO_DIR", tmp_path)
+
+    def make(inference: Any) -> str:
+        card: dict[str, Any] = {"name": "m", "version": "1"}
+        if inference is not None:
+            card["inference"] = inference
+        (tmp_path / "m").mkdir(exist_ok=True)
+        (tmp_path / "m" / "card.json").write_text(json.dumps(card), encoding="utf-8")
+        return "m"
+
+    return make
+
+
+@pytest.mark.parametrize(
+    ("inference", "tiles", "expected"),
+    [
+        (None, None, None),  # every shipped card today: the whole frame only
+        (None, True, TilingConfig()),
+        ({"tiling": {}}, None, TilingConfig()),
+        ({"tiling": {"overlap": 0.3}}, None, TilingConfig(overlap=0.3)),
+        ({"tiling": {"overlap": 0.3}}, True, TilingConfig(overlap=0.3)),
+        ({"tiling": {"overlap": 0.3}}, False, None),
+        ({"tiling": True}, None, TilingConfig()),
+        ({"tiling": False}, None, None),
+        ({"tiling": False}, True, TilingConfig()),
+    ],
+)
+def test_tiling_config_follows_the_card_unless_forced(card_zoo, inference: Any, tiles: bool | None, expected) -> None:  # type: ignore[no-untyped-def]
+    from models.registry import tiling_config
+
+    assert tiling_config(card_zoo(inference), tiles) == expected
+
+
+@pytest.mark.parametrize(
+    ("inference", "message"),
+    [
+        ({"tiling": {"overlap": 2}}, r"(?s)card.json inference.tiling is not valid: .*overlap"),
+        ({"tiling": {"tiles": 4}}, r"(?s)card.json inference.tiling is not valid: .*tiles"),
+        ([], r"card.json inference must be an object, got \[\]"),
+    ],
+)
+def test_a_bad_card_tiling_entry_is_named(card_zoo, inference: Any, message: str) -> None:  # type: ignore[no-untyped-def]
+    from models.registry import tiling_config
+
+    with pytest.raises(ModelLoadError, match=message):
+        tiling_config(card_zoo(inference))
+
+
+def test_shipped_models_and_weights_files_stay_whole_frame_unless_forced() -> None:
+    from models.registry import list_models, tiling_config
+
+    assert [tiling_config(name) for name in list_models()] == [None] * len(list_models())
+    weights = REPO_ROOT / "models" / "zoo" / "coco-yolov8n" / "model.onnx"
+    assert tiling_config(weights) is None and tiling_config(weights, tiles=True) == TilingConfig()
+
+
+def test_detect_cli_tiles_on_request(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from streetwatch.cli import app
+
+    wide = tmp_path / "wide.png"
+    cv2.imwrite(str(wide), make_wide_frame(load_image(LITTER_PHOTO), LITTER_SCALE, (880, 568)))
+    litter = _litter_box((880, 568))
+    found = {}
+    for option in ("--tiles", "--no-tiles", None):
+        out = tmp_path / str(option)
+        args = ["detect", str(wide), "--model", "streetwatch-starter", "--threads", "2", "--out", str(out)]
+        result = CliRunner().invoke(app, args + ([option] if option else []))
+        assert result.exit_code == 0, result.output
+        assert ("640x640 tiles overlapping by 20% plus the whole image" in result.output) == (option == "--tiles")
+        records = json.loads((out / "detections.json").read_text(encoding="utf-8"))["images"][0]["detections"]
+        boxes = np.array([r["xyxy"] for r in records if r["class_name"] == "exposed_garbage"]).reshape(-1, 4)
+        found[option] = int((box_iou(litter, boxes)[0] >= 0.7).sum())
+    assert found == {"--tiles": 1, "--no-tiles": 0, None: 0}  # the starter's card has no tiling entry
