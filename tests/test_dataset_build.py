@@ -11,6 +11,7 @@ import yaml
 from typer.testing import CliRunner
 
 from datasets.build import build_dataset
+from datasets.manifest import read_manifest
 from streetwatch.cli import app
 from tests.conftest import REPO_ROOT
 from tests.factories import make_source_tree, source_config_yaml
@@ -123,7 +124,12 @@ def test_stats_and_preview_commands(world, tmp_path: Path, monkeypatch: pytest.M
 @pytest.mark.skipif(not (REPO_ROOT.parent / "shared" / "datasets").is_dir(), reason="needs the shared datasets folder")
 def test_the_default_config_builds_from_the_real_datasets(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("STREETWATCH_DATASETS_DIR", str(REPO_ROOT.parent / "shared" / "datasets"))
-    _, manifest = build_dataset(REPO_ROOT / "datasets" / "config" / "default.yaml", tmp_path)
+    # exactly the README's command (it also hands the generators the COCO model to keep ads off people and cars)
+    config = REPO_ROOT / "datasets" / "config" / "default.yaml"
+    built = CliRunner().invoke(app, ["dataset", "build", str(config), "--out", str(tmp_path)])
+    assert built.exit_code == 0, built.output
+    folder = tmp_path / "base-v2"
+    manifest = read_manifest(folder)
     counts = manifest.counts()
     # the mapping of the source READMEs: overflow -> overflowing_bin, garbage -> exposed_garbage, bins dropped
     assert counts["train"]["overflowing_bin"] == 2736 and counts["val"]["overflowing_bin"] == 314
@@ -136,6 +142,10 @@ def test_the_default_config_builds_from_the_real_datasets(tmp_path: Path, monkey
     assert counts["train"]["street_stall"] > 300 and counts["val"]["street_stall"] > 30
     assert counts["train"]["dirty_facade"] > 200 and counts["val"]["dirty_facade"] > 10
     assert len({e.image_sha256 for e in manifest.entries}) == len(manifest.entries)
+    # the version reproduces byte for byte under the lock (datasets/config/manifests.yaml says which libraries move it)
+    recorded = yaml.safe_load((REPO_ROOT / "datasets" / "config" / "manifests.yaml").read_text())["default.yaml"]
+    digest = hashlib.sha256((folder / "manifest.json").read_bytes()).hexdigest()
+    assert digest == recorded, f"base-v2 rebuilt with manifest {digest}, recorded {recorded}: compare per-file hashes"
 
 
 def test_synthetic_ads_stay_in_their_photos_split_and_record_what_they_placed(world, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
