@@ -57,12 +57,17 @@ def differences(lock: dict[str, str], allowed: dict[str, str], present: dict[str
         for name, version in sorted(lock.items())
         if present.get(name) != version
     ]
-    problems += [
-        f"{name} {version}: installed, not in the lock"
+    problems += [f"{name} {present[name]}: installed, not in the lock" for name in extras(lock, allowed, present)]
+    return problems
+
+
+def extras(lock: dict[str, str], allowed: dict[str, str], present: dict[str, str]) -> list[str]:
+    """Installed packages outside the lock, besides pip and the project, and besides `allowed` at its version."""
+    return [
+        name
         for name, version in sorted(present.items())
         if name not in lock and name not in NOT_LOCKED and allowed.get(name) != version
     ]
-    return problems
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -75,9 +80,7 @@ def main(argv: list[str] | None = None) -> int:
     allowed = read_lock(args.allow) if args.allow else {}
     present = installed()
     if args.extras:
-        for name in sorted(present):
-            if name not in lock and name not in NOT_LOCKED and name not in allowed:
-                sys.stdout.write(name + "\n")
+        sys.stdout.write("".join(name + "\n" for name in extras(lock, allowed, present)))
         return 0
     problems = differences(lock, allowed, present)
     if problems:

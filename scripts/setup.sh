@@ -20,7 +20,18 @@ if ! "$python_bin" -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
   exit 1
 fi
 
-pip_install=(-m pip --disable-pip-version-check -q install --require-hashes --no-deps)
+# install_locked PYTHON LOCK [--allow OTHER-LOCK]: make PYTHON's environment exactly LOCK. Packages outside it
+# (left by an older lock) are removed, the lock is installed hash-checked and --no-deps (it already holds every
+# dependency, uv resolved them), and scripts/lockcheck.py fails the set-up on any difference left.
+install_locked() {
+  local python="$1" lock="$2"
+  shift 2
+  local extras
+  mapfile -t extras < <("$python" scripts/lockcheck.py "$lock" "$@" --extras)
+  [ "${#extras[@]}" -eq 0 ] || "$python" -m pip --disable-pip-version-check -q uninstall -y "${extras[@]}"
+  "$python" -m pip --disable-pip-version-check -q install --require-hashes --no-deps -r "$lock"
+  "$python" scripts/lockcheck.py "$lock" "$@"
+}
 
 if [ "$profile" = render ]; then
   # bpy 5.0.1 is built for CPython 3.11 exactly
@@ -30,11 +41,8 @@ if [ "$profile" = render ]; then
     exit 0
   fi
   [ -x .venv-render/bin/python ] || "$python_bin" -m venv .venv-render
-  mapfile -t extras < <(.venv-render/bin/python scripts/lockcheck.py requirements/render.txt --extras)
-  [ "${#extras[@]}" -eq 0 ] || .venv-render/bin/python -m pip --disable-pip-version-check -q uninstall -y "${extras[@]}"
-  .venv-render/bin/python "${pip_install[@]}" -r requirements/render.txt
+  install_locked .venv-render/bin/python requirements/render.txt
   .venv-render/bin/python -c 'import bpy, PIL' # fail here if the install is broken
-  .venv-render/bin/python scripts/lockcheck.py requirements/render.txt
   echo "$fingerprint" > "$stamp"
   exit 0
 fi
@@ -70,17 +78,13 @@ if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$fingerprint" ]; then
   exit 0
 fi
 
-# Exactly the lock: --no-deps, because the lock already holds every dependency (uv resolved them), and one of
-# them is left out on purpose: ultralytics' opencv-python (the GUI build, needs libGL) is replaced by
-# opencv-python-headless; both own cv2/ (requirements/overrides.txt). The project itself goes on top, editable,
-# built by the locked setuptools. Packages outside the lock (left by an older lock) are removed first. An edge
-# set-up inside a .venv that already holds the full install keeps it: edge is a subset of full, same versions.
+# Exactly the lock. One dependency is left out of it on purpose: ultralytics' opencv-python (the GUI build, needs
+# libGL); opencv-python-headless provides the same cv2/ (requirements/overrides.txt). The project itself goes on
+# top, editable, built by the locked setuptools. An edge set-up inside a .venv that already holds the full install
+# keeps it: edge is a subset of full, same versions.
 allow=()
 [ "$profile" = edge ] && [ -f .venv/.setup-full ] && allow=(--allow requirements/full.txt)
-mapfile -t extras < <(.venv/bin/python scripts/lockcheck.py "requirements/$profile.txt" "${allow[@]}" --extras)
-[ "${#extras[@]}" -eq 0 ] || .venv/bin/python -m pip --disable-pip-version-check -q uninstall -y "${extras[@]}"
-.venv/bin/python "${pip_install[@]}" -r "requirements/$profile.txt"
+install_locked .venv/bin/python "requirements/$profile.txt" "${allow[@]}"
 .venv/bin/python -m pip --disable-pip-version-check -q install --no-deps --no-build-isolation --no-index -e .
 .venv/bin/python -c 'import cv2, onnxruntime, numpy' # fail here, not later, if the install is broken
-.venv/bin/python scripts/lockcheck.py "requirements/$profile.txt" "${allow[@]}"
 echo "$fingerprint" > "$stamp"
