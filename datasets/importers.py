@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from datasets.fingerprints import average_hash, sha256_bytes
 from datasets.sources import IMAGE_SUFFIXES, datasets_dir
+from datasets.splits import GroupedSplit, Thumbnail, assign_splits, near_identical_groups, thumbnail
 from datasets.yolo import LabelIssue, Labels, read_labels
 from vision.taxonomy import Taxonomy
 
@@ -22,6 +23,21 @@ logger = logging.getLogger(__name__)
 
 SOURCE_CONFIGS = Path(__file__).resolve().parent / "config" / "sources"
 SPLITS = ("train", "val")
+
+
+class Relabel(BaseModel):
+    """One box of a source that a person looked at and gave another class than the class map would."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    image: str = Field(description="the image's file name")
+    source_class: str = Field(alias="from", description="the box's source class")
+    centre: tuple[float, float] = Field(description="the box's normalised (cx, cy) as in its label file")
+    to: str | None = Field(description="taxonomy class it becomes; null drops it")
+
+
+# two label-file centres this close (normalised) are the same box: the files carry 6 decimals
+RELABEL_TOLERANCE = 1e-5
 
 
 class SourceConfig(BaseModel):
@@ -44,6 +60,17 @@ class SourceConfig(BaseModel):
     exclude_unlabelled: bool = Field(
         default=False, title="Exclude unlabelled", description="empty label files are unreliable: skip those images"
     )
+    split: GroupedSplit | None = Field(
+        default=None,
+        title="Split",
+        description="for a source that ships one folder of frames (images/ and labels/, no train/ and val/): how "
+        "its frames are divided, whole groups of near-identical frames at a time (datasets/splits.py)",
+    )
+    relabel: tuple[Relabel, ...] = Field(
+        default=(),
+        title="Relabel",
+        description="single boxes given another class than the map's, e.g. painted phone-number ads among graffiti",
+    )
     ground_heights_m: dict[str, float] = Field(
         default_factory=dict,
         title="Ground references",
@@ -54,7 +81,8 @@ class SourceConfig(BaseModel):
     @model_validator(mode="after")
     def _map_covers_classes(self) -> SourceConfig:
         missing = [c for c in self.classes if c not in self.map]
-        unknown = [c for c in (*self.map, *self.exclude_images_with, *self.ground_heights_m) if c not in self.classes]
+        named = (*self.map, *self.exclude_images_with, *self.ground_heights_m, *(r.source_class for r in self.relabel))
+        unknown = [c for c in named if c not in self.classes]
         if missing or unknown:
             raise ValueError(f"class map must name each source class once: missing {missing}, unknown {unknown}")
         if self.role == "negatives" and any(self.map.values()):
@@ -73,6 +101,8 @@ class Example:
     sha256: str
     ahash: int
     license: str
+    label_path: Path
+    source_image: str  # <source>/<path in the source folder>, as manifests name it
 
 
 @dataclass
@@ -84,6 +114,7 @@ class SourceImport:
     issues: list[LabelIssue] = field(default_factory=list)
     excluded: list[str] = field(default_factory=list)
     dropped_boxes: Counter[str] = field(default_factory=Counter)
+    relabelled: Counter[str] = field(default_factory=Counter)
 
 
 def load_source_config(name_or_path: str | Path) -> SourceConfig:
@@ -102,12 +133,15 @@ def import_source(config: SourceConfig, taxonomy: Taxonomy, root: Path | None = 
     folder = (root or datasets_dir()) / config.folder
     if not folder.is_dir():
         raise FileNotFoundError(f"source {config.name}: folder {folder} does not exist")
+    targets = {*config.map.values(), *(r.to for r in config.relabel)} - {None}
+    unknown = sorted(str(t) for t in targets if t not in taxonomy.names)
+    if unknown:
+        raise ValueError(f"source {config.name}: {unknown} are not taxonomy classes ({', '.join(taxonomy.names)})")
     result = SourceImport(config.name)
-    for split in SPLITS:
-        images = folder / "images" / split
-        if images.is_dir():
-            for path in sorted(images.iterdir()):
-                _import_image(path, folder / "labels" / split / f"{path.stem}.txt", split, config, taxonomy, result)
+    if config.split is not None:
+        _import_unsplit(folder, config, config.split, taxonomy, result)
+    else:
+        _import_split(folder, config, taxonomy, result)
     logger.info(
         "%s: %d images, %d issues, %d excluded",
         config.name,
@@ -118,45 +152,107 @@ def import_source(config: SourceConfig, taxonomy: Taxonomy, root: Path | None = 
     return result
 
 
-def _import_image(
-    path: Path, label_path: Path, split: str, config: SourceConfig, taxonomy: Taxonomy, result: SourceImport
+def _import_split(folder: Path, config: SourceConfig, taxonomy: Taxonomy, result: SourceImport) -> None:
+    """Import `images/<split>/*` with `labels/<split>/*.txt` for each split the source ships."""
+    for split in SPLITS:
+        images = folder / "images" / split
+        if images.is_dir():
+            for path in sorted(images.iterdir()):
+                label = folder / "labels" / split / f"{path.stem}.txt"
+                made = _import_image(path, label, split, folder, config, taxonomy, result)
+                if made is not None:
+                    result.examples.append(made[0])
+
+
+def _import_unsplit(
+    folder: Path, config: SourceConfig, split: GroupedSplit, taxonomy: Taxonomy, result: SourceImport
 ) -> None:
+    """Import `images/*` with `labels/*.txt`, then give each group of near-identical frames one split."""
+    images = folder / "images"
+    if not images.is_dir():
+        raise FileNotFoundError(f"source {config.name}: folder {images} does not exist")
+    made = [
+        _import_image(path, folder / "labels" / f"{path.stem}.txt", "", folder, config, taxonomy, result)
+        for path in sorted(p for p in images.iterdir() if p.is_file())
+    ]
+    examples = [m for m in made if m is not None]
+    groups = near_identical_groups([thumb for _, thumb in examples], split.similarity, split.max_shift)
+    keys = [example.image.name for example, _ in examples]
+    splits = assign_splits(keys, groups, split.val_fraction, split.seed)
+    result.examples.extend(replace(e, split=s) for (e, _), s in zip(examples, splits, strict=True))
+
+
+def _import_image(
+    path: Path,
+    label_path: Path,
+    split: str,
+    folder: Path,
+    config: SourceConfig,
+    taxonomy: Taxonomy,
+    result: SourceImport,
+) -> tuple[Example, Thumbnail] | None:
     if path.suffix.lower() not in IMAGE_SUFFIXES:
         result.issues.append(LabelIssue(str(path), None, "not an image file", "image skipped"))
-        return
+        return None
     data = path.read_bytes()
     image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR) if data else None
     if image is None:
         result.issues.append(LabelIssue(str(path), None, "image cannot be decoded", "image skipped"))
-        return
+        return None
     if not label_path.is_file():
         result.issues.append(LabelIssue(str(path), None, f"no label file {label_path.name}", "image skipped"))
-        return
+        return None
     labels, issues = read_labels(label_path, len(config.classes))
     result.issues.extend(issues)
     names = [config.classes[c] for c in labels.class_ids]
     if set(names) & set(config.exclude_images_with) or (config.exclude_unlabelled and not names and not issues):
         result.excluded.append(str(path))
-        return
-    keep = [i for i, name in enumerate(names) if config.map[name] is not None]
-    result.dropped_boxes.update(name for name in names if config.map[name] is None)
-    ids = [taxonomy.names.index(str(config.map[names[i]])) for i in keep]
+        return None
+    targets = _targets(path, labels, names, config, result)
+    keep = [i for i, target in enumerate(targets) if target is not None]
+    result.dropped_boxes.update(name for name, target in zip(names, targets, strict=True) if target is None)
+    ids = [taxonomy.names.index(str(targets[i])) for i in keep]
     mapped = Labels(labels.boxes[keep], np.array(ids, dtype=np.int64)) if keep else Labels.empty()
-    result.examples.append(
-        Example(
-            config.name,
-            split,
-            path,
-            mapped,
-            sha256_bytes(data),
-            average_hash(np.asarray(image, np.uint8)),
-            config.license,
-        )
+    pixels = np.asarray(image, np.uint8)
+    example = Example(
+        config.name,
+        split,
+        path,
+        mapped,
+        sha256_bytes(data),
+        average_hash(pixels),
+        config.license,
+        label_path,
+        f"{config.name}/{path.relative_to(folder).as_posix()}",
     )
+    return example, thumbnail(pixels)
+
+
+def _targets(
+    path: Path, labels: Labels, names: list[str], config: SourceConfig, result: SourceImport
+) -> list[str | None]:
+    """The taxonomy class of each box: the class map's, or a relabel's where one names the box."""
+    targets = [config.map[name] for name in names]
+    for relabel in config.relabel:
+        if relabel.image != path.name:
+            continue
+        match = [
+            i
+            for i, name in enumerate(names)
+            if name == relabel.source_class and np.abs(labels.boxes[i, :2] - relabel.centre).max() <= RELABEL_TOLERANCE
+        ]
+        if len(match) != 1:
+            where = f"{relabel.source_class} box at {relabel.centre}"
+            result.issues.append(
+                LabelIssue(str(path), None, f"relabel: {len(match)} boxes match the {where}", "relabel skipped")
+            )
+            continue
+        targets[match[0]] = relabel.to
+        result.relabelled[f"{relabel.source_class} -> {relabel.to}"] += 1
+    return targets
 
 
 def source_labels(example: Example, config: SourceConfig) -> Labels:
     """The example's boxes as its source labelled them (source class ids, nothing mapped or dropped)."""
-    path = example.image.parents[2] / "labels" / example.split / f"{example.image.stem}.txt"
-    labels, _ = read_labels(path, len(config.classes))
+    labels, _ = read_labels(example.label_path, len(config.classes))
     return labels
