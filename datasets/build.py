@@ -18,6 +18,7 @@ from datasets.fingerprints import sha256_bytes
 from datasets.importers import Example, SourceConfig, SourceImport, import_source, load_source_config
 from datasets.manifest import Manifest, ManifestEntry
 from datasets.synthetic.generate import SyntheticSpec, generate
+from datasets.tiles import TileSpec, cut_tiles
 from datasets.yolo import Labels, format_labels
 from vision.detector import Detector
 from vision.taxonomy import Taxonomy, load_taxonomy
@@ -39,6 +40,7 @@ class BuildConfig(BaseModel):
     sources: tuple[str, ...] = Field(min_length=1, description="source config names or paths")
     limit_per_source: int | None = Field(default=None, ge=1, description="random subset per source (quick builds)")
     synthetic: tuple[SyntheticSpec, ...] = Field(default=(), description="generators run on real backgrounds")
+    tiles: tuple[TileSpec, ...] = Field(default=(), description="tiles cut from a source's wide frames")
 
 
 def load_build_config(path: Path) -> tuple[BuildConfig, str]:
@@ -87,6 +89,15 @@ def build_dataset(
                 )
             )
             records.append({"image": entries[-1].image, **made.record})
+    for index, tile_spec in enumerate(config.tiles):
+        if tile_spec.source not in sources:
+            raise ValueError(f"tiles: source {tile_spec.source!r} is not in this build's sources")
+        frames = [e for e in kept if e.source == tile_spec.source]
+        seed = config.seed + len(config.synthetic) + index
+        for tile in cut_tiles(tile_spec, frames, sources[tile_spec.source], seed):
+            entry = Entry(tile.name, tile.frame, tile.jpeg, tile.labels, f"tiles/{tile_spec.source}")
+            entries.append(_write_entry(staging, taxonomy.names, entry))
+            records.append({"image": entries[-1].image, **tile.record})
     (staging / "synthetic.jsonl").write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records))
     (staging / "data.yaml").write_text(_data_yaml(taxonomy), encoding="utf-8")
     _write_report(staging, imports, duplicates)
@@ -173,7 +184,7 @@ def _write_entry(root: Path, class_names: tuple[str, ...], entry: Entry) -> Mani
         label_sha256=sha256_bytes(text.encode("utf-8")),
         split=origin.split,
         source=entry.generator or origin.source,
-        source_image=f"{origin.source}/images/{origin.split}/{origin.image.name}",
+        source_image=origin.source_image,
         license=f"derived from {origin.source} ({origin.license})" if entry.generator else origin.license,
         boxes=counts,
     )
@@ -200,6 +211,7 @@ def _write_report(root: Path, imports: list[SourceImport], duplicates: list[tupl
             "issues": [asdict(issue) for issue in imp.issues],
             "excluded": imp.excluded,
             "dropped_boxes": dict(sorted(imp.dropped_boxes.items())),
+            "relabelled": dict(sorted(imp.relabelled.items())),
         }
         for imp in imports
     }
