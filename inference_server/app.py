@@ -520,7 +520,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         metrics.ingested.labels(class_name=row.class_name).inc()
         return row
 
-    served = app.state.served = ServedModel(settings.model)  # follows the promoted model (hot swap)
+    served = app.state.served = ServedModel(
+        settings.model, tiles=settings.tiles
+    )  # follows the promoted model (hot swap)
     rescorer = ServerRescorer(served.current, settings.evidence_dir)
     app.include_router(models_router)
 

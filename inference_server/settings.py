@@ -21,6 +21,9 @@ class Settings(BaseSettings):
     )
     secure_cookies: bool = Field(default=False, description="mark session cookies Secure (set it behind HTTPS)")
     model: str = Field(default="", description="zoo model for server-side detection (default: the zoo default)")
+    tiles: bool | None = Field(
+        default=None, description="tile wide frames and videos for small objects (default: as the model's card says)"
+    )
     max_upload_bytes: int = Field(default=20 * 1024 * 1024, description="one request, all parts")
     max_image_pixels: int = Field(default=50_000_000, description="per evidence image")
     districts: Path | None = Field(

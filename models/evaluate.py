@@ -275,14 +275,22 @@ def load_ground_truth(dataset: Path, split: str) -> list[tuple[Path, str, Path]]
 
 
 def predict_dataset(
-    detector: Any, dataset: Path, split: str, class_names: Sequence[str], progress: Any = None
+    detector: Any,
+    dataset: Path,
+    split: str,
+    class_names: Sequence[str],
+    progress: Any = None,
+    sources: Sequence[str] | None = None,
 ) -> list[ImageResult]:
-    """Run `detector` (a vision.Detector, low confidence threshold) over a split; ground truth from the labels."""
+    """Run `detector` (a vision.Detector, low confidence threshold) over a split; ground truth from the labels.
+
+    `sources` keeps only the images of those manifest sources (e.g. the wide patrol-car frames).
+    """
     from datasets.yolo import read_labels
     from vision.images import load_image
 
     results = []
-    entries = load_ground_truth(dataset, split)
+    entries = [e for e in load_ground_truth(dataset, split) if sources is None or e[1] in sources]
     for image_path, source, label_path in entries if progress is None else progress(entries):
         image = load_image(image_path)
         h, w = image.shape[:2]

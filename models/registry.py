@@ -14,7 +14,7 @@ from typing import Any
 from models import versions
 from vision.detector import Detector
 from vision.errors import ModelLoadError
-from vision.tiling import TilingConfig
+from vision.tiling import TilingConfig, with_tiling
 from vision.yolo_head import DetectionSettings
 
 ZOO_DIR = Path(__file__).resolve().parent / "zoo"
@@ -78,8 +78,20 @@ def load_detector(
     int8: bool = False,
     settings: DetectionSettings | None = None,
     threads: int | None = None,
+    tiles: bool | None = None,
 ) -> Detector:
-    """A ready detector for a zoo model or a weights file: ONNX (onnxruntime, optionally int8) or ultralytics."""
+    """A ready detector for a zoo model or a weights file: ONNX (onnxruntime, optionally int8) or ultralytics.
+
+    It tiles wide frames as the model's card says (`tiling_config`); `tiles` overrides the card. This is the one
+    place the rule is applied, so `detect`, `evaluate`, `inspect`, `edge` and the server see frames alike.
+    """
+    detector = _backend_detector(name_or_path, backend, int8, settings, threads)
+    return with_tiling(detector, tiling_config(name_or_path, tiles))
+
+
+def _backend_detector(
+    name_or_path: str | Path, backend: str, int8: bool, settings: DetectionSettings | None, threads: int | None
+) -> Detector:
     settings = settings or DetectionSettings()
     if backend == "ultralytics":
         if int8:
@@ -100,7 +112,7 @@ def tiling_config(name_or_path: str | Path, tiles: bool | None = None) -> Tiling
 
     The entry is `true`, `false`, or the fields of `TilingConfig` (`{}`: the defaults); a card without it, and a
     weights file given by path, mean whole frame only. `tiles` overrides the card: True tiles (with the card's
-    settings when it has them), False never tiles. Wrap a detector with `vision.tiling.with_tiling`.
+    settings when it has them), False never tiles. `load_detector` applies it.
     """
     if tiles is False:
         return None

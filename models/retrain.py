@@ -34,11 +34,12 @@ from datasets.fingerprints import sha256_file
 from datasets.manifest import read_manifest
 from models.evaluate import Evaluation, ImageResult, evaluate_results, predict_dataset
 from models.gate import GateDecision, GateRule, gate
-from models.registry import ModelFormat, load_detector, model_card, model_file, versioned
+from models.registry import ModelFormat, load_detector, model_card, model_file, tiling_config, versioned
 from models.versions import promote, register, registry_dir, set_status
 from vision.detector import Detector
 from vision.images import load_image
 from vision.taxonomy import load_taxonomy
+from vision.tiling import with_tiling
 from vision.yolo_head import DetectionSettings
 
 logger = logging.getLogger(__name__)
@@ -107,13 +108,17 @@ def retrain(
     benchmark = [(config.base, "val"), (config.reviews, "val")]
     current_eval, current_ms = _evaluate(load_detector(parent, settings=LOW), benchmark, config, parent)
     candidate_ref = f"{name}@{version}"
-    candidate_detector = load_detector(files["model.onnx"], settings=LOW)
+    # the candidate is judged seeing frames as its parent does: tiled where the parent's card tiles
+    tiling = tiling_config(parent)
+    candidate_detector = with_tiling(load_detector(files["model.onnx"], settings=LOW), tiling)
     candidate_eval, candidate_ms = _evaluate(candidate_detector, benchmark, config, candidate_ref)
     decision = gate(_ap50(candidate_eval), _ap50(current_eval), GateRule(config.margin, config.min_gain))
     report = write_comparison(work, current_eval, candidate_eval, {parent: current_ms, candidate_ref: candidate_ms},
                               decision)  # fmt: skip
     card = _card(config, run, parent, candidate_ref, names, current_eval, candidate_eval, decision)
     card["speed_ms_fp32"] = {parent: current_ms, candidate_ref: candidate_ms}
+    if tiling is not None:  # promoted, it must see frames as it was judged
+        card["inference"] = {"tiling": tiling.model_dump(mode="json")}
     folder = register(files, card, root)
     for extra in ("comparison.md", "comparison.png"):
         shutil.copyfile(work / extra, folder / extra)

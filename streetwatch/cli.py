@@ -29,7 +29,7 @@ from vision.errors import StreetWatchError
 from vision.images import load_image
 from vision.report import DetectionReport
 from vision.taxonomy import load_taxonomy
-from vision.tiling import with_tiling
+from vision.tiling import TilingConfig, with_tiling
 from vision.yolo_head import DetectionSettings
 
 SAMPLE_IMAGES = REPO_ROOT / "samples" / "images"
@@ -75,11 +75,15 @@ def _image_files(sources: list[Path]) -> Iterator[Path]:
 
 
 def _build_detector(
-    model: str, backend: Backend, int8: bool, settings: DetectionSettings, threads: int | None
+    model: str, backend: Backend, int8: bool, settings: DetectionSettings, threads: int | None, tiles: bool | None
 ) -> Detector:
     if backend is Backend.ULTRALYTICS and int8:
         raise typer.BadParameter("--int8 applies to the onnx backend only")
-    return load_detector(model, backend.value, int8, settings, threads)
+    return load_detector(model, backend.value, int8, settings, threads, tiles)
+
+
+TILES_HELP = "Also detect on overlapping tiles of wide frames, for small objects (default: the model card's)."
+Tiles = Annotated[bool | None, typer.Option("--tiles/--no-tiles", help=TILES_HELP)]
 
 
 @app.command()
@@ -93,19 +97,13 @@ def detect(
     conf: Annotated[float, typer.Option(help="Confidence threshold.")] = 0.25,
     iou: Annotated[float, typer.Option(help="NMS IoU threshold.")] = 0.7,
     threads: Annotated[int | None, typer.Option(help="onnxruntime threads (default: all cores).")] = None,
-    tiles: Annotated[
-        bool | None,
-        typer.Option(
-            "--tiles/--no-tiles",
-            help="Also detect on overlapping tiles of wide images, for small objects (default: the model card's).",
-        ),
-    ] = None,
+    tiles: Tiles = None,
     out: Annotated[Path, typer.Option(help="Output folder.")] = Path("runs/detect"),
 ) -> None:
     """Detect objects in images; write annotated copies, detections.json and detections.csv."""
     try:
         tiling = tiling_config(model, tiles)
-        detector = with_tiling(_build_detector(model, backend, int8, DetectionSettings(conf, iou), threads), tiling)
+        detector = _build_detector(model, backend, int8, DetectionSettings(conf, iou), threads, tiles)
     except (StreetWatchError, ValueError) as error:
         raise _fail(error) from error
     if tiling is not None:
@@ -262,6 +260,7 @@ def evaluate(
     errors: Annotated[
         bool, typer.Option("--errors", help="Also list every false alarm and miss, with contact sheets.")
     ] = False,
+    tiles: Tiles = None,
 ) -> None:
     """Per-class AP50, AP50-95, P/R at the review threshold, confusion matrix, PR curves, FP-image rates."""
     from models.errors import find_errors, summary_table, write_errors
@@ -269,7 +268,7 @@ def evaluate(
 
     settings = DetectionSettings(confidence_threshold=0.001, iou_threshold=0.7)
     try:
-        detector = _build_detector(weights, backend, False, settings, None)
+        detector = _build_detector(weights, backend, False, settings, None, tiles)
         names = load_taxonomy().names
         if tuple(detector.class_names) != tuple(names):
             raise ValueError(f"{weights} predicts {list(detector.class_names)}, not the taxonomy's {list(names)}")
@@ -312,13 +311,23 @@ def publish(
     data: Annotated[
         Path | None, typer.Option(help="Local copy of the run's dataset version, for runs trained elsewhere.")
     ] = None,
+    tiles: Annotated[
+        bool, typer.Option("--tiles", help="The card asks every user to tile wide frames (the default tiling).")
+    ] = False,
 ) -> None:
     """Put a run's best weights into the zoo: model.pt, fp32 and int8 ONNX, evaluation, speed, card."""
     from models.publish import publish as publish_run
 
     try:
         target = publish_run(
-            run, name, version, intended_use=intended_use, limits=tuple(limit or ()), force=force, data=data
+            run,
+            name,
+            version,
+            intended_use=intended_use,
+            limits=tuple(limit or ()),
+            force=force,
+            data=data,
+            tiling=TilingConfig() if tiles else None,
         )
     except (ValueError, FileNotFoundError, FileExistsError, StreetWatchError) as error:
         raise _fail(error) from error
@@ -336,6 +345,7 @@ def inspect(
     ] = None,
     model: Annotated[str, typer.Option(help="Zoo model name, or a path to a .onnx file.")] = DEFAULT_MODEL,
     int8: Annotated[bool, typer.Option("--int8", help="Use the int8 ONNX model.")] = False,
+    tiles: Tiles = None,
     fps: Annotated[float, typer.Option(help="Frames per second of video time to analyse.")] = 5.0,
     min_distance: Annotated[
         float | None, typer.Option(help="With --gps: skip frames until the car moved this many metres.")
@@ -365,7 +375,7 @@ def inspect(
         source = VideoFileSource(video, start_time=start_time)
         if track is not None and source.duration is not None:
             track.check_covers(start_time, start_time + source.duration)
-        detector = load_detector(model, "onnx", int8, DetectionSettings(confidence_threshold=conf))
+        detector = load_detector(model, "onnx", int8, DetectionSettings(confidence_threshold=conf), tiles=tiles)
     except (StreetWatchError, ValueError) as error:
         raise _fail(error) from error
 
@@ -460,6 +470,13 @@ def edge(
     evidence: Annotated[Path, typer.Option(help="Folder for evidence JPEGs.")] = Path("runs/edge/evidence"),
     model: Annotated[str, typer.Option(help="Zoo model name, or a path to a .onnx file.")] = DEFAULT_MODEL,
     int8: Annotated[bool, typer.Option("--int8", help="Use the int8 ONNX model.")] = False,
+    tiles: Tiles = None,
+    tiles_per_frame: Annotated[
+        int | None,
+        typer.Option(
+            min=1, help="Run at most N tiles per frame, the rest on the next frames in rotation, to keep real time."
+        ),
+    ] = None,
     fps: Annotated[float, typer.Option(help="Frames per second to analyse.")] = 5.0,
     stall_seconds: Annotated[float, typer.Option(help="Reconnect a stream after this long without frames.")] = 20.0,
     give_up_after: Annotated[
@@ -484,7 +501,11 @@ def edge(
     from vision.tracking import ByteTracker
 
     try:
-        detector = load_detector(model, "onnx", int8, DetectionSettings(confidence_threshold=0.1), threads)
+        tiling = tiling_config(model, tiles)
+        if tiling is not None and tiles_per_frame is not None:
+            tiling = tiling.model_copy(update={"tiles_per_frame": tiles_per_frame})
+        whole = load_detector(model, "onnx", int8, DetectionSettings(confidence_threshold=0.1), threads, tiles=False)
+        detector = with_tiling(whole, tiling)  # the card's tiling (load_detector's rule), rotated on request
         frames: object
         if "://" in source:
             frames = StreamSource(source, StreamSettings(stall_seconds=stall_seconds), give_up_after=give_up_after)
@@ -514,7 +535,8 @@ def edge(
     if server and update_every > 0:
         updater = ModelUpdater(server.split("/api/")[0], api_key, outbox.parent / "models", _edge_file(int8))
         threading.Thread(
-            target=follow_server_model, args=(updater, swappable, aggregator, update_every, stop_updates, threads),
+            target=follow_server_model,
+            args=(updater, swappable, aggregator, update_every, stop_updates, threads, tiling),
             daemon=True,
         ).start()  # fmt: skip
 

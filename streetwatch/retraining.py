@@ -20,6 +20,7 @@ from vision.errors import StreetWatchError
 if TYPE_CHECKING:
     from vision.model_updates import ModelUpdater, SwappableDetector
     from vision.sightings import SightingAggregator
+    from vision.tiling import TilingConfig
 
 logger = logging.getLogger(__name__)
 
@@ -191,9 +192,14 @@ def follow_server_model(
     every: float,
     stop: threading.Event,
     threads: int | None,
+    tiling: TilingConfig | None = None,
 ) -> None:
-    """The edge's update loop: poll the server, swap in a verified new model, tag later sightings with it."""
+    """The edge's update loop: poll the server, swap in a verified new model, tag later sightings with it.
+
+    A new model runs with the `tiling` the edge started with (its `--tiles` flag or the first model's card).
+    """
     from vision.onnx_backend import OnnxDetector, OnnxOptions
+    from vision.tiling import with_tiling
     from vision.yolo_head import DetectionSettings
 
     while not stop.wait(every):
@@ -201,7 +207,7 @@ def follow_server_model(
             path = updater.check()
             if path is not None:
                 settings = DetectionSettings(confidence_threshold=0.1)
-                detector.swap(OnnxDetector(path, settings, OnnxOptions(threads=threads)))
+                detector.swap(with_tiling(OnnxDetector(path, settings, OnnxOptions(threads=threads)), tiling))
                 aggregator.model = updater.reference
                 logger.info("edge now runs %s", updater.reference)
         except Exception:  # a loop boundary: a failed check must never stop the inspection

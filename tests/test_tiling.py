@@ -26,6 +26,7 @@ from vision.tiling import (
     cut_boxes,
     frame_views,
     merge_views,
+    rotate_tiles,
     tile_grid,
     with_tiling,
 )
@@ -366,3 +367,67 @@ def test_detect_cli_tiles_on_request(tmp_path: Path) -> None:
         boxes = np.array([r["xyxy"] for r in records if r["class_name"] == "exposed_garbage"]).reshape(-1, 4)
         found[option] = int((box_iou(litter, boxes)[0] >= 0.7).sum())
     assert found == {"--tiles": 1, "--no-tiles": 0, None: 0}  # the starter's card has no tiling entry
+
+
+def test_tiles_per_frame_rotates_through_every_tile_and_keeps_the_whole_frame() -> None:
+    config = TilingConfig(tiles_per_frame=3)
+    views = frame_views((1080, 1920), (640, 640), config)  # 8 tiles + the whole frame
+    turns = [rotate_tiles(views, config, turn) for turn in range(3)]
+    assert all(len(v) == 4 and v[-1].tolist() == [0, 0, 1920, 1080] for v in turns)
+    seen = [tuple(w) for v in turns for w in v[:-1].tolist()]
+    assert sorted(set(seen)) == sorted(tuple(w) for w in views[:-1].tolist())  # 3 turns of 3 cover all 8 tiles
+    assert rotate_tiles(views, TilingConfig(), 5) is views  # no limit: every tile every frame
+    few = frame_views((576, 1024), (640, 640), config)  # 2 tiles + whole: under the limit
+    assert rotate_tiles(few, config, 1) is few
+    tiles_only = TilingConfig(tiles_per_frame=2, whole_frame=False)
+    only = frame_views((1080, 1920), (640, 640), tiles_only)
+    assert [len(rotate_tiles(only, tiles_only, t)) for t in range(4)] == [2, 2, 2, 2]
+
+
+def test_a_rotating_tiled_detector_runs_fewer_views_per_frame() -> None:
+    class Counting:
+        class_names = ("thing",)
+        input_size = (640, 640)
+
+        def __init__(self) -> None:
+            self.calls: list[int] = []
+
+        def detect(self, image):  # type: ignore[no-untyped-def]
+            return self.detect_batch([image])[0]
+
+        def detect_batch(self, images):  # type: ignore[no-untyped-def]
+            self.calls.append(len(images))
+            return [make_detections([]) for _ in images]
+
+    inner = Counting()
+    tiled = TiledDetector(inner, TilingConfig(tiles_per_frame=2))  # type: ignore[arg-type]
+    frame = np.zeros((1080, 1920, 3), np.uint8)
+    for _ in range(3):
+        tiled.detect(frame)
+    tiled.detect_batch([frame, frame])
+    assert inner.calls == [3, 3, 3, 6]  # 2 tiles + the whole frame each, not 8 + 1
+
+
+@pytest.mark.parametrize(("tiles", "tiled"), [(None, True), (False, False), (True, True)])
+def test_every_user_of_load_detector_gets_the_cards_tiling(
+    card_zoo, tmp_path: Path, tiles: bool | None, tiled: bool
+) -> None:  # type: ignore[no-untyped-def]
+    import shutil
+
+    from datasets.fingerprints import sha256_file
+    from inference_server.models_api import ServedModel
+    from models.registry import load_detector
+
+    name = card_zoo({"tiling": {"overlap": 0.3}})
+    onnx = shutil.copyfile(
+        REPO_ROOT / "models" / "zoo" / "streetwatch-starter" / "model.onnx", tmp_path / name / "model.onnx"
+    )
+    card = json.loads((tmp_path / name / "card.json").read_text(encoding="utf-8"))
+    card["files"] = {"model.onnx": sha256_file(onnx)}  # the server checks the files a card lists before loading
+    (tmp_path / name / "card.json").write_text(json.dumps(card), encoding="utf-8")
+    detector = load_detector(name, tiles=tiles)
+    served, _ = ServedModel(name, tiles=tiles).current()  # the server's frame and video jobs
+    for made in (detector, served):
+        assert isinstance(made, TiledDetector) == tiled
+        if tiled:
+            assert made.config == TilingConfig(overlap=0.3)

@@ -24,6 +24,7 @@ for comparison: it leaves a cut half next to the whole box.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Sequence
 from enum import StrEnum
@@ -81,6 +82,12 @@ class TilingConfig(BaseModel):
     edge_margin: float = Field(
         default=8.0, ge=0.0, title="Edge margin", description="pixels within which a box touches a tile's inner edge"
     )
+    tiles_per_frame: PositiveInt | None = Field(
+        default=None,
+        title="Tiles per frame",
+        description="video: at most this many tiles per frame, the next ones on the next frame, in rotation (the "
+        "tracker carries an object between the frames its tile is run); None: every tile of every frame",
+    )
 
 
 def tile_grid(frame_shape: Sequence[int], tile_size: tuple[int, int], overlap: float) -> WindowArray:
@@ -120,6 +127,17 @@ def frame_views(frame_shape: Sequence[int], tile_size: tuple[int, int], config: 
         return whole
     tiles = tile_grid(frame_shape, tile_size, config.overlap)
     return np.concatenate([tiles, whole]) if config.whole_frame else tiles
+
+
+def rotate_tiles(views: WindowArray, config: TilingConfig, turn: int) -> WindowArray:
+    """The views of a frame's `turn`-th call when only `tiles_per_frame` tiles run per frame: a window of the tile
+    list that moves on by that many each turn (wrapping), plus the whole frame when the config keeps it."""
+    count = len(views) - 1 if config.whole_frame else len(views)
+    per_frame = config.tiles_per_frame
+    if per_frame is None or count <= per_frame or len(views) == 1:
+        return views
+    chosen = [(turn * per_frame + i) % count for i in range(per_frame)]
+    return np.concatenate([views[sorted(chosen)], views[count:]])
 
 
 def cut_boxes(
@@ -220,12 +238,15 @@ class TiledDetector:
     All views of all images of a call go through the wrapped detector's `detect_batch` as one batch. Views of
     different shapes are letterboxed to the full square input, so the whole frame's own boxes can differ slightly
     from `detector.detect(frame)` (minimal rectangle). Frames too small for tiles are passed through unchanged.
+    With `tiles_per_frame` each frame runs the next tiles of a rotation (`rotate_tiles`): the only state kept, and
+    harmless when streams share the detector (they interleave turns: each frame still gets its share of tiles).
     """
 
     def __init__(self, detector: Detector, config: TilingConfig | None = None) -> None:
         self.detector = detector
         self.config = config or TilingConfig()
         self.tile_size = self.config.tile_size or detector.input_size
+        self._turns = itertools.count()  # the rotation of `tiles_per_frame`; next() is atomic under the GIL
 
     @property
     def class_names(self) -> tuple[str, ...]:
@@ -244,7 +265,10 @@ class TiledDetector:
     def detect_batch(self, images: Sequence[ImageArray]) -> list[Detections]:
         """Merged detections for each image, in order; one `detect_batch` call on the wrapped detector."""
         frames = [as_bgr(image, name=f"image #{index}") for index, image in enumerate(images)]
-        windows = [frame_views(frame.shape, self.tile_size, self.config) for frame in frames]
+        windows = [
+            rotate_tiles(frame_views(frame.shape, self.tile_size, self.config), self.config, next(self._turns))
+            for frame in frames
+        ]
         crops = [
             np.ascontiguousarray(frame[y0:y1, x0:x1])
             for frame, frame_windows in zip(frames, windows, strict=True)
