@@ -281,11 +281,16 @@ def predict_dataset(
     class_names: Sequence[str],
     progress: Any = None,
     sources: Sequence[str] | None = None,
+    frame_size: tuple[int, int] | None = None,
 ) -> list[ImageResult]:
     """Run `detector` (a vision.Detector, low confidence threshold) over a split; ground truth from the labels.
 
-    `sources` keeps only the images of those manifest sources (e.g. the wide patrol-car frames).
+    `sources` keeps only the images of those manifest sources (e.g. the wide patrol-car frames). `frame_size`
+    (width, height) resizes every image first, boxes with it: patrol frames downscaled for storage, measured at
+    the size the camera delivers (1920 x 1080), where tiles show objects as large as in the camera's frames.
     """
+    import cv2
+
     from datasets.yolo import read_labels
     from vision.images import load_image
 
@@ -293,6 +298,8 @@ def predict_dataset(
     entries = [e for e in load_ground_truth(dataset, split) if sources is None or e[1] in sources]
     for image_path, source, label_path in entries if progress is None else progress(entries):
         image = load_image(image_path)
+        if frame_size is not None:
+            image = np.asarray(cv2.resize(image, frame_size, interpolation=cv2.INTER_CUBIC), dtype=np.uint8)
         h, w = image.shape[:2]
         labels, issues = read_labels(label_path, len(class_names))
         if issues:

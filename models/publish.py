@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import yaml
 
 from datasets.fingerprints import sha256_file
@@ -25,8 +26,11 @@ from datasets.manifest import Manifest, read_manifest
 from models.hardware import cpu_name
 from models.registry import ZOO_DIR
 from vision.taxonomy import load_taxonomy
+from vision.tiling import TiledDetector, TilingConfig
 
 CALIBRATION_IMAGES = 64
+# A patrol car's camera: wide validation frames stored smaller are also measured brought back to this (w, h).
+CAMERA_SIZE = (1920, 1080)
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -63,11 +67,14 @@ def publish(
     limits: tuple[str, ...] = (),
     force: bool = False,
     data: Path | None = None,
+    tiling: TilingConfig | None = None,
 ) -> Path:
     """Copy the run's best weights into `zoo/name/`, export fp32 and int8 ONNX, evaluate both, write the card.
 
     `data` is this machine's copy of the run's dataset version, for runs trained elsewhere (a lent GPU): it must
-    hold the very manifest the run recorded.
+    hold the very manifest the run recorded. `tiling` goes into the card as `inference.tiling`: every user of the
+    model then tiles wide frames so (`models.registry.load_detector`). Validation sources with wide frames are
+    also measured with tiles, with `tiling` or the defaults, so the card shows what tiling is worth either way.
     """
     from models.evaluate import evaluate_results, predict_dataset
     from models.export import export_onnx
@@ -104,10 +111,25 @@ def publish(
     detectors = {"onnx_fp32": OnnxDetector(fp32, low), "onnx_int8": OnnxDetector(int8, low)}
     if tuple(detectors["onnx_fp32"].class_names) != tuple(names):
         raise ValueError(f"run {run.name} predicts {detectors['onnx_fp32'].class_names}, not the taxonomy's {names}")
-    evaluations = {}
+    evaluations: dict[str, Any] = {}
     for label, detector in detectors.items():
         results = predict_dataset(detector, dataset, "val", names)
         evaluations[label] = evaluate_results(results, names, review_threshold, label, manifest.name).to_json()
+    wide, frames = wide_sources(dataset, manifest, imgsz, tiling or TilingConfig())
+    if wide:
+        evaluations["tiled"] = {"sources": wide, "camera_sources": frames, "camera_size": list(CAMERA_SIZE)}
+        runs: list[tuple[str, Any, list[str], tuple[int, int] | None]] = [
+            (f"{label}{suffix}", detector, sources, size)
+            for label, detector in detectors.items()
+            for suffix, sources, size in (("", wide, None), ("_camera_size", frames, CAMERA_SIZE))
+        ]
+        runs.append(("onnx_fp32_camera_size_whole", None, frames, CAMERA_SIZE))
+        for key, detector, sources, size in runs:
+            if not sources:
+                continue
+            chosen = detectors["onnx_fp32"] if detector is None else TiledDetector(detector, tiling or TilingConfig())
+            results = predict_dataset(chosen, dataset, "val", names, sources=sources, frame_size=size)
+            evaluations["tiled"][key] = evaluate_results(results, names, review_threshold, key, manifest.name).to_json()
     trained_on = training_data(manifest)
     card = {
         "name": name,
@@ -132,16 +154,51 @@ def publish(
         "training_data": trained_on,
         "synthetic_only_classes": synthetic_only(trained_on),
         "evaluation": {"split": "val", "review_threshold": review_threshold, **evaluations},
-        "speed": measure_speed(fp32, int8),
+        "data_statement": data_statement(manifest),
+        "speed": {**measure_speed(fp32, int8), "frame_1080p": measure_wide_speed(staging, tiling or TilingConfig())},
         "intended_use": intended_use,
         "limits": list(limits),
     }
+    if tiling is not None:
+        card["inference"] = {"tiling": tiling.model_dump(mode="json")}
     (staging / "card.json").write_text(json.dumps(card, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     (staging / "card.md").write_text(render_card(card), encoding="utf-8")
     if target.exists():
         shutil.rmtree(target)
     staging.rename(target)
     return target
+
+
+def wide_sources(dataset: Path, manifest: Manifest, imgsz: int, tiling: TilingConfig) -> tuple[list[str], list[str]]:
+    """Sources with validation images the model's input shrinks enough for tiles (they are tiled in use), and of
+    those the ones whose every validation image is a 16:9 camera frame (measured again at `CAMERA_SIZE`)."""
+    import cv2
+
+    shapes: dict[str, list[tuple[int, int]]] = {}
+    for entry in manifest.entries:
+        if entry.split == "val":
+            image = cv2.imread(str(dataset / entry.image), cv2.IMREAD_REDUCED_GRAYSCALE_8)
+            if image is not None:
+                shapes.setdefault(entry.source, []).append((image.shape[0] * 8, image.shape[1] * 8))
+    wide = sorted(s for s, sizes in shapes.items() if any(max(hw) >= imgsz * tiling.min_downscale for hw in sizes))
+    ratio = CAMERA_SIZE[0] / CAMERA_SIZE[1]
+    frames = [s for s in wide if all(abs(w / h - ratio) < 0.02 * ratio for h, w in shapes[s])]
+    return wide, frames
+
+
+def data_statement(manifest: Manifest) -> dict[str, Any]:
+    """Each source's licence and attribution, and the sentence a source without a stated licence requires."""
+    unstated = sorted(name for name, s in manifest.sources.items() if s.get("license", "").lower() == "not stated")
+    return {
+        "sources": {name: dict(provenance) for name, provenance in sorted(manifest.sources.items())},
+        "licence_not_stated": unstated,
+        "statement": (
+            f"Trained partly on frames whose licence is not stated ({', '.join(unstated)}): they are used for "
+            "training and evaluation inside this project only and are not distributed with it."
+            if unstated
+            else "Every training source states its licence."
+        ),
+    }
 
 
 def _epochs_run(run: Path) -> int:
@@ -168,6 +225,30 @@ def measure_speed(fp32: Path, int8: Path, rounds: int = 3) -> dict[str, Any]:
                 detector.detect(photo)
                 times.append((time.perf_counter() - start) * 1000)
         speed[label] = round(statistics.mean(times), 1)
+    return speed
+
+
+def measure_wide_speed(folder: Path, tiling: TilingConfig, rounds: int = 3) -> dict[str, Any]:
+    """Mean ms per 1920 x 1080 frame (a sample photo brought to that size), whole frame and tiles, per backend."""
+    import cv2
+
+    from models.registry import load_detector
+    from vision.images import load_image
+
+    photo = load_image(sorted((REPO_ROOT / "samples" / "images").glob("*.jpg"))[0])
+    frame = np.ascontiguousarray(cv2.resize(photo, (1920, 1080), interpolation=cv2.INTER_CUBIC), dtype=np.uint8)
+    speed: dict[str, Any] = {"machine": _machine(), "tiling": tiling.model_dump(mode="json")}
+    backends = (("onnx_fp32", "onnx", "model.onnx"), ("onnx_int8", "onnx", "model.int8.onnx"))
+    for label, backend, file in (*backends, ("ultralytics", "ultralytics", "model.pt")):
+        whole = load_detector(folder / file, backend, tiles=False)
+        for suffix, detector in (("ms", whole), ("tiles_ms", TiledDetector(whole, tiling))):
+            detector.detect(frame)  # warm-up
+            times = []
+            for _ in range(rounds):
+                start = time.perf_counter()
+                detector.detect(frame)
+                times.append((time.perf_counter() - start) * 1000)
+            speed[f"{label}_{suffix}"] = round(statistics.mean(times), 1)
     return speed
 
 
@@ -238,6 +319,7 @@ def render_card(card: dict[str, Any]) -> str:
                 f"{_f(row8['ap50'])} | {_f(row['precision'])} | {_f(row['recall'])} | "
                 f"{'-' if fp is None else f'{fp:.3f}'} |"
             )
+    lines += _tiled_rows(card)
     speed = card["speed"]
     lines += [
         "",
@@ -245,6 +327,31 @@ def render_card(card: dict[str, Any]) -> str:
         "",
         f"Mean end-to-end ms per photo over the {speed['photos']} bundled samples on {speed['machine']}: "
         f"ONNX fp32 {speed['onnx_fp32_ms']} ms, int8 {speed['onnx_int8_ms']} ms.",
+    ]
+    wide = speed.get("frame_1080p")
+    if wide:
+        lines += [
+            "",
+            f"Per 1920 x 1080 frame (mean ms, {wide['machine']}):",
+            "",
+            "| backend | whole frame | tiles + whole frame |",
+            "|---|---:|---:|",
+        ]
+        for label, name in (("onnx_fp32", "ONNX fp32"), ("onnx_int8", "ONNX int8"), ("ultralytics", "ultralytics")):
+            lines.append(f"| {name} | {wide[f'{label}_ms']} | {wide[f'{label}_tiles_ms']} |")
+    statement = card.get("data_statement")
+    if statement:
+        lines += ["", "## Data", "", statement["statement"], ""]
+        for source, provenance in statement["sources"].items():
+            lines.append(f"- {source}: licence {provenance.get('license')}; {provenance.get('attribution', '')}")
+    tiling = card.get("inference", {}).get("tiling")
+    lines += [
+        "",
+        "## Inference",
+        "",
+        f"Wide frames are tiled by default: {json.dumps(tiling)}."
+        if tiling
+        else "Whole frames by default (`--tiles` turns tiling on).",
         "",
         "## Known limits",
         "",
@@ -258,6 +365,55 @@ def render_card(card: dict[str, Any]) -> str:
     lines += ["", "## Files", ""]
     lines += [f"- `{f}`: sha256 {sha}" for f, sha in card["files"].items()]
     return "\n".join(lines) + "\n"
+
+
+def _tiled_rows(card: dict[str, Any]) -> list[str]:
+    """The wide-frame table: each wide source's classes, whole frame against tiles + whole frame."""
+    ev = card["evaluation"]
+    tiled = ev.get("tiled")
+    if not tiled:
+        return []
+    width, height = tiled["camera_size"]
+    camera = f"{width}x{height}"
+    lines = [
+        "",
+        f"### Wide frames: whole frame and tiles + whole frame ({', '.join(tiled['sources'])})",
+        "",
+        f"AP50 on the validation images as stored, and for camera frames ({', '.join(tiled['camera_sources'])}) "
+        f"also brought to a patrol camera's {width} x {height}, where tiles show objects as large as the camera's "
+        "own frames do; the false-positive image rate (fp32) whole and tiled.",
+        "",
+        f"| source | class | instances | whole fp32 | tiles fp32 | tiles int8 | {camera} whole fp32 | "
+        f"{camera} tiles fp32 | {camera} tiles int8 | FP-image rate whole / tiles |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+
+    def rows(key: str, source: str, evaluation: dict[str, Any] | None = None) -> list[dict[str, Any] | None]:
+        """The class rows of `source` in one evaluation; None where it did not cover the source."""
+        found = evaluation if evaluation is not None else tiled.get(key)
+        covered = tiled["camera_sources"] if "camera_size" in key else tiled["sources"]
+        if found is None or (evaluation is None and source not in covered):
+            return [None] * len(card["classes"])
+        # an evaluation of a single source has no per-source rows: its overall rows are that source's
+        return list(found["by_source"].get(source, found["classes"]))
+
+    for source in tiled["sources"]:
+        camera_keys = ("onnx_fp32_camera_size_whole", "onnx_fp32_camera_size", "onnx_int8_camera_size")
+        columns = [
+            rows("", source, ev["onnx_fp32"]),
+            *(rows(key, source) for key in ("onnx_fp32", "onnx_int8")),
+            *(rows(key, source) for key in camera_keys),
+        ]
+        for whole, *others in zip(*columns, strict=True):
+            assert whole is not None
+            tiles = others[0]
+            rate = (whole["false_positive_image_rate"], None if tiles is None else tiles["false_positive_image_rate"])
+            if not whole["instances"] and not any(rate):
+                continue
+            values = " | ".join(_f(r["ap50"]) if r else "-" for r in (whole, *others))
+            rates = " / ".join("-" if r is None else f"{r:.3f}" for r in rate)
+            lines.append(f"| {source} | {whole['name']} | {whole['instances']} | {values} | {rates} |")
+    return lines
 
 
 def _f(value: float | None) -> str:

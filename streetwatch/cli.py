@@ -61,6 +61,16 @@ def main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug lo
     )
 
 
+def _size(text: str | None) -> tuple[int, int] | None:
+    """WIDTHxHEIGHT as a (width, height) pair."""
+    if text is None:
+        return None
+    width, _, height = text.lower().partition("x")
+    if not (width.isdigit() and height.isdigit() and int(width) > 0 and int(height) > 0):
+        raise typer.BadParameter(f"expected WIDTHxHEIGHT such as 1920x1080, got {text!r}")
+    return int(width), int(height)
+
+
 def _fail(error: Exception) -> typer.Exit:
     typer.echo(f"error: {error}", err=True)
     return typer.Exit(code=2)
@@ -261,6 +271,13 @@ def evaluate(
         bool, typer.Option("--errors", help="Also list every false alarm and miss, with contact sheets.")
     ] = False,
     tiles: Tiles = None,
+    frame_size: Annotated[
+        str | None,
+        typer.Option(help="Resize every image to WIDTHxHEIGHT first, e.g. 1920x1080 for downscaled patrol frames."),
+    ] = None,
+    source: Annotated[
+        list[str] | None, typer.Option(help="Only the images of this manifest source (repeatable), e.g. patrol-riyadh.")
+    ] = None,
 ) -> None:
     """Per-class AP50, AP50-95, P/R at the review threshold, confusion matrix, PR curves, FP-image rates."""
     from models.errors import find_errors, summary_table, write_errors
@@ -280,7 +297,7 @@ def evaluate(
                     yield item
                     bar.update(1)
 
-            results = predict_dataset(detector, data, split, names, progress)
+            results = predict_dataset(detector, data, split, names, progress, source, _size(frame_size))
         evaluation = evaluate_results(
             results, names, review_threshold, model=str(weights), dataset=str(data), split=split
         )

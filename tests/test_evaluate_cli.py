@@ -51,3 +51,18 @@ def test_evaluate_errors_lists_every_error_with_contact_sheets(tmp_path: Path) -
     assert sheets == sorted(f"cn.{name}.{kind}.jpg" for name, kind in kinds)  # the source is named "cn"
     assert "## Errors at the review threshold" in (out / "report.md").read_text(encoding="utf-8")
     assert f"{len(rows) - 1} errors in" in result.output
+
+
+def test_evaluate_one_source_at_the_cameras_frame_size(tmp_path: Path) -> None:
+    data = _dataset(tmp_path)
+    runs = {}
+    for name, extra in (("all", []), ("cn", ["--source", "cn"]), ("none", ["--source", "nope"])):
+        args = ["evaluate", "streetwatch-starter", str(data), "--out", str(tmp_path / name), "--no-tiles", *extra]
+        result = CliRunner().invoke(app, [*args, "--frame-size", "960x960"])
+        assert result.exit_code == 0, result.output
+        runs[name] = json.loads((tmp_path / name / "metrics.json").read_text())
+    assert runs["cn"]["images"] == runs["all"]["images"] == 8 and runs["none"]["images"] == 0
+    instances = {row["name"]: row["instances"] for row in runs["all"]["classes"]}
+    assert instances["overflowing_bin"] > 0  # the labels scale with the frame: nothing is lost
+    bad = CliRunner().invoke(app, ["evaluate", "streetwatch-starter", str(data), "--frame-size", "wide"])
+    assert bad.exit_code != 0 and "expected WIDTHxHEIGHT" in bad.output

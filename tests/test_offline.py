@@ -53,6 +53,10 @@ def test_ultralytics_import_predict_export_train_make_no_network_attempt(tmp_pat
         card["speed"]["onnx_fp32_ms"] > 0
         and "| all | overflowing_bin |" in (tmp_path / "zoo" / "tiny" / "card.md").read_text()
     )
+    wide = card["speed"]["frame_1080p"]  # per 1920 x 1080 frame, whole and tiled, on every backend
+    for backend in ("onnx_fp32", "onnx_int8", "ultralytics"):
+        assert 0 < wide[f"{backend}_ms"] < wide[f"{backend}_tiles_ms"]
+    assert card["data_statement"]["licence_not_stated"] == [] and "tiled" not in card["evaluation"]  # 480 px photos
     assert (tmp_path / "cache" / "ultralytics" / "Arial.ttf").is_file()
 
 
