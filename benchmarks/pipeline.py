@@ -1,11 +1,14 @@
 """End-to-end video pipeline speed: ours (decode → detect → track → sightings) vs ultralytics' `model.track`.
 
-    python -m benchmarks.pipeline [--model NAME] [--fps 5] [--seconds-per-photo 4] [--json out.json]
+    python -m benchmarks.pipeline [--model NAME] [--fps 5] [--seconds-per-photo 4] [--size 960x540] [--tiles]
+                                  [--tiles-per-frame N ...] [--json out.json]
 
-Makes a simulated drive from the bundled sample photos (25 fps, 960 x 540, MPEG-4), then, in one run, on the same
-video and the same weights, analysing `--fps` frames per second of video:
+Makes a simulated drive from the bundled sample photos (25 fps, `--size`, default 960 x 540, MPEG-4), then, in one
+run, on the same video and the same weights, analysing `--fps` frames per second of video:
 - ours with the fp32 and the int8 ONNX model (OnnxDetector, ByteTracker with motion compensation, sightings with
-  evidence written to disk);
+  evidence written to disk), whole frames; with `--tiles` also both with the frames' tiles (vision/tiling.py, the
+  model card's settings or the defaults), as a patrol car's 1920 x 1080 camera needs (`--size 1920x1080`), and
+  int8 with only N tiles per frame in rotation (`--tiles-per-frame N`, what `streetwatch edge` can do);
 - ultralytics' `YOLO(model.pt).track(source=video, vid_stride=…)` with its ByteTrack and BoT-SORT configs.
 Every frame of the video is decoded in each case. Prints a Markdown table: frames analysed, wall seconds, frames
 analysed per second, how many seconds of video one second of computing covers (≥ 1 is real time) and the
@@ -24,10 +27,11 @@ from typing import Any
 
 from benchmarks.detector import machine
 from datasets.drive import simulate_drive
-from models.registry import DEFAULT_MODEL, ModelFormat, load_detector, model_file
+from models.registry import DEFAULT_MODEL, ModelFormat, load_detector, model_file, tiling_config
 from vision.frames import VideoFileSource, sample_by_time
 from vision.pipeline import run_pipeline
 from vision.sightings import SightingAggregator, SightingSettings
+from vision.tiling import TilingConfig, with_tiling
 from vision.tracking import ByteTracker
 from vision.ultralytics_env import import_ultralytics
 from vision.yolo_head import DetectionSettings
@@ -35,9 +39,13 @@ from vision.yolo_head import DetectionSettings
 SAMPLES = Path(__file__).resolve().parents[1] / "samples" / "images"
 
 
-def ours(video: Path, start: float, model: str, int8: bool, fps: float, work: Path) -> dict[str, Any]:
-    detector = load_detector(model, "onnx", int8, DetectionSettings(confidence_threshold=0.1))
-    aggregator = SightingAggregator(work / ("int8" if int8 else "fp32"), detector.class_names, SightingSettings())
+def ours(
+    video: Path, start: float, model: str, int8: bool, fps: float, work: Path, tiling: TilingConfig | None
+) -> dict[str, Any]:
+    whole = load_detector(model, "onnx", int8, DetectionSettings(confidence_threshold=0.1), tiles=False)
+    detector = with_tiling(whole, tiling)
+    evidence = Path(tempfile.mkdtemp(dir=work))
+    aggregator = SightingAggregator(evidence, detector.class_names, SightingSettings())
     sightings: list[Any] = []
     started = time.perf_counter()
     stats = run_pipeline(
@@ -66,24 +74,44 @@ def main() -> None:
     parser.add_argument("--model", default=DEFAULT_MODEL)
     parser.add_argument("--fps", type=float, default=5.0, help="frames analysed per second of video")
     parser.add_argument("--seconds-per-photo", type=float, default=4.0)
+    parser.add_argument("--size", default="960x540", help="video width x height, e.g. 1920x1080")
+    parser.add_argument("--tiles", action="store_true", help="also run ours with tiled inference")
+    parser.add_argument(
+        "--tiles-per-frame", type=int, nargs="*", default=[], help="with --tiles: also int8 with N tiles per frame"
+    )
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
+    width, height = (int(v) for v in args.size.lower().split("x"))
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         photos = sorted(SAMPLES.glob("*.jpg"))
         drive = simulate_drive(
-            photos, work / "drive.mp4", work / "drive.gpx", fps=25, seconds_per_photo=args.seconds_per_photo
+            photos,
+            work / "drive.mp4",
+            work / "drive.gpx",
+            fps=25,
+            seconds_per_photo=args.seconds_per_photo,
+            size=(width, height),
         )
         video_seconds = drive.frames / drive.fps
         stride = max(1, round(drive.fps / args.fps))
         runs = {
-            "ours, ONNX fp32": ours(drive.video, drive.start_time, args.model, False, args.fps, work),
-            "ours, ONNX int8": ours(drive.video, drive.start_time, args.model, True, args.fps, work),
+            "ours, ONNX fp32": ours(drive.video, drive.start_time, args.model, False, args.fps, work, None),
+            "ours, ONNX int8": ours(drive.video, drive.start_time, args.model, True, args.fps, work, None),
             "ultralytics track, ByteTrack": theirs(drive.video, args.model, "bytetrack.yaml", stride),
             "ultralytics track, BoT-SORT": theirs(drive.video, args.model, "botsort.yaml", stride),
         }
-    print(f"{machine()}\nmodel {args.model}; video: {len(photos)} photos, {video_seconds:.0f} s at 25 fps, 960x540; "
-          f"analysed at {args.fps:g} fps\n")  # fmt: skip
+        if args.tiles:
+            tiling = tiling_config(args.model, True)
+            for int8 in (False, True):
+                name = f"ours, ONNX {'int8' if int8 else 'fp32'}, tiles + whole frame"
+                runs[name] = ours(drive.video, drive.start_time, args.model, int8, args.fps, work, tiling)
+            for per_frame in args.tiles_per_frame:
+                rotating = tiling.model_copy(update={"tiles_per_frame": per_frame}) if tiling else None
+                name = f"ours, ONNX int8, {per_frame} tiles per frame in rotation + whole frame"
+                runs[name] = ours(drive.video, drive.start_time, args.model, True, args.fps, work, rotating)
+    print(f"{machine()}\nmodel {args.model}; video: {len(photos)} photos, {video_seconds:.0f} s at 25 fps, "
+          f"{width}x{height}; analysed at {args.fps:g} fps\n")  # fmt: skip
     print("| pipeline | frames analysed | wall s | frames analysed/s | video s per wall s | objects (≥ 3 frames) |")
     print("|---|---:|---:|---:|---:|---:|")
     for name, run in runs.items():
