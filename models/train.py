@@ -32,6 +32,7 @@ HYPER_PARAMETERS = frozenset(
         "lr0", "lrf", "momentum", "weight_decay", "warmup_epochs", "optimizer", "cos_lr", "close_mosaic",
         "mosaic", "mixup", "copy_paste", "scale", "degrees", "translate", "shear", "perspective", "fliplr",
         "hsv_h", "hsv_s", "hsv_v", "box", "cls", "dfl", "label_smoothing", "rect", "multi_scale",
+        "freeze",  # N: the first N layers keep their weights (a short CPU fine-tune: backbone frozen, ~2x faster)
         "val",  # False: validate only after the last epoch (a retrain keeps its last epoch, not the best one)
     }
 )  # fmt: skip
