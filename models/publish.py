@@ -68,6 +68,7 @@ def publish(
     force: bool = False,
     data: Path | None = None,
     tiling: TilingConfig | None = None,
+    weights_file: str = "best.pt",
 ) -> Path:
     """Copy the run's best weights into `zoo/name/`, export fp32 and int8 ONNX, evaluate both, write the card.
 
@@ -75,6 +76,8 @@ def publish(
     hold the very manifest the run recorded. `tiling` goes into the card as `inference.tiling`: every user of the
     model then tiles wide frames so (`models.registry.load_detector`). Validation sources with wide frames are
     also measured with tiles, with `tiling` or the defaults, so the card shows what tiling is worth either way.
+    `weights_file`: the run's `best.pt` (best on validation) or `last.pt` (its final weights, for a run whose
+    candidate was named in advance as its last epoch); the card records which.
     """
     from models.evaluate import evaluate_results, predict_dataset
     from models.export import export_onnx
@@ -99,7 +102,9 @@ def publish(
     if staging.exists():
         shutil.rmtree(staging)
     staging.mkdir(parents=True)
-    weights = shutil.copyfile(run / "weights" / "best.pt", staging / "model.pt")
+    if weights_file not in ("best.pt", "last.pt"):
+        raise ValueError(f"weights must be best.pt or last.pt, got {weights_file!r}")
+    weights = shutil.copyfile(run / "weights" / weights_file, staging / "model.pt")
     imgsz = int(config["imgsz"])
     fp32 = export_onnx(weights, staging / "model.onnx", imgsz=imgsz)
     train_images = sorted(dataset / e.image for e in manifest.entries if e.split == "train")
@@ -149,6 +154,7 @@ def publish(
             "hardware": info["hardware"],
             "seconds": info["seconds"],
             "epochs_run": _epochs_run(run),
+            "weights": weights_file,
             "versions": info["versions"],
         },
         "training_data": trained_on,
@@ -275,7 +281,8 @@ def render_card(card: dict[str, Any]) -> str:
         "## Training",
         "",
         f"- run `{t['run']}`: {t['epochs_run']} epochs at {t['config']['imgsz']} px, batch {t['config']['batch']}, "
-        f"augmentation preset `{t['config'].get('preset', 'street')}`, seed {t['config'].get('seed', 0)}",
+        f"augmentation preset `{t['config'].get('preset', 'street')}`, seed {t['config'].get('seed', 0)}; "
+        + ("its final weights (`last.pt`)" if t.get("weights") == "last.pt" else "its best weights on validation"),
         f"- hardware: {t['hardware']}; {t['seconds'] / 60:.0f} min",
         f"- initial weights: `{Path(t['init']['path']).name}` (sha256 {t['init']['sha256'][:16]}…)",
         f"- dataset `{t['dataset']['name']}` (manifest sha256 {t['dataset']['manifest_sha256'][:16]}…)",

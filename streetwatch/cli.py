@@ -331,6 +331,9 @@ def publish(
     tiles: Annotated[
         bool, typer.Option("--tiles", help="The card asks every user to tile wide frames (the default tiling).")
     ] = False,
+    last: Annotated[
+        bool, typer.Option("--last", help="Publish the run's final weights (last.pt), not its best on validation.")
+    ] = False,
 ) -> None:
     """Put a run's best weights into the zoo: model.pt, fp32 and int8 ONNX, evaluation, speed, card."""
     from models.publish import publish as publish_run
@@ -345,6 +348,7 @@ def publish(
             force=force,
             data=data,
             tiling=TilingConfig() if tiles else None,
+            weights_file="last.pt" if last else "best.pt",
         )
     except (ValueError, FileNotFoundError, FileExistsError, StreetWatchError) as error:
         raise _fail(error) from error
