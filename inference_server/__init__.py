@@ -7,3 +7,5 @@ roles (argon2 passwords, bearer tokens, a sign-in rate limit); the review queue 
 UI, districts/streets from GeoJSON, exports, Open311, metrics, Alembic migrations, raw-frame and video ingest.
 It may import `vision`, never `models` training code.
 """
+
+import vision  # noqa: F401  first, so that OpenCV's decoder pixel limit is set before cv2 loads

@@ -22,6 +22,7 @@ from inference_server.evidence import evidence_path
 from inference_server.settings import Settings
 from inference_server.tables import PatrolRun, Sighting
 from tests import postgres
+from tests.test_images import lying_jpeg
 from tests.test_outbox import make_sightings
 from vision.outbox import Outbox, Pending, Sender
 
@@ -121,13 +122,16 @@ def test_evidence_that_is_not_a_photo_or_a_bomb_is_refused(client, settings: Set
     headers = {"X-API-Key": key, "Idempotency-Key": "x1"}
     text_file = b"not an image at all"
     bomb = cv2.imencode(".png", np.zeros((8000, 8000), np.uint8))[1].tobytes()  # 64 Mpx, tiny file
-    for name, payload in (("frame", text_file), ("frame", bomb)):
+    lying = lying_jpeg(20000, 20000)  # a junk byte before its frame header once hid the size from the check
+    for name, payload in (("frame", text_file), ("frame", bomb), ("frame", lying), ("crop", lying)):
         data, files, _ = _request(tmp_path)
         record = json.loads(data["metadata"])
         record[name]["sha256"] = hashlib.sha256(payload).hexdigest()
         files[name] = ("frame.png", payload, "image/png")
         response = http.post("/api/v1/sightings", data={"metadata": json.dumps(record)}, files=files, headers=headers)
         assert response.status_code == 422, response.text
+        if payload is lying:
+            assert "20000x20000 px = 400000000 pixels is more than the limit" in response.text
     assert "not a decodable image" in text_file_response(http, headers, tmp_path, text_file)
     huge = http.post("/api/v1/sightings", content=b"x" * (settings.max_upload_bytes + 1),
                      headers={**headers, "Content-Type": "application/octet-stream"})  # fmt: skip

@@ -10,6 +10,7 @@ import numpy as np
 import numpy.typing as npt
 
 from vision.errors import ImageError
+from vision.image_headers import peek_size
 
 ImageArray = npt.NDArray[np.uint8]
 
@@ -35,32 +36,6 @@ def load_image(path: Path | str, limits: ImageLimits = ImageLimits()) -> ImageAr
     return decode_image(file.read_bytes(), limits, name=str(file))
 
 
-_JPEG_SOF = {0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF}
-
-
-def peek_size(data: bytes) -> tuple[int, int] | None:
-    """(width, height) from a PNG or JPEG header without decoding the pixels; None for other formats."""
-    if data[:8] == b"\x89PNG\r\n\x1a\n" and data[12:16] == b"IHDR" and len(data) >= 24:
-        return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
-    if data[:2] != b"\xff\xd8":
-        return None
-    i = 2
-    while i + 9 <= len(data):
-        if data[i] != 0xFF:
-            return None
-        marker = data[i + 1]
-        if marker == 0xFF:  # fill byte
-            i += 1
-            continue
-        if marker in _JPEG_SOF:
-            return int.from_bytes(data[i + 7 : i + 9], "big"), int.from_bytes(data[i + 5 : i + 7], "big")
-        if marker in (0xD8, 0x01) or 0xD0 <= marker <= 0xD7:  # markers without a length
-            i += 2
-            continue
-        i += 2 + int.from_bytes(data[i + 2 : i + 4], "big")
-    return None
-
-
 def decode_image(data: bytes, limits: ImageLimits = ImageLimits(), name: str = "image") -> ImageArray:
     """Decode encoded image bytes (JPEG, PNG, ...) to BGR uint8; grayscale and alpha become 3-channel BGR."""
     if not data:
@@ -68,8 +43,12 @@ def decode_image(data: bytes, limits: ImageLimits = ImageLimits(), name: str = "
     if len(data) > limits.max_bytes:
         raise ImageError(f"{name}: {len(data)} bytes is larger than the limit of {limits.max_bytes} bytes")
     size = peek_size(data)
-    if size is not None and size[0] * size[1] > limits.max_pixels:  # refuse a decompression bomb before decoding
-        width, height = size
+    if size is None:  # never let a decoder find the size: it would allocate whatever the file claims
+        raise ImageError(
+            f"{name}: not a decodable image (no size in its header; expected JPEG, PNG, BMP, TIFF or WebP)"
+        )
+    width, height = size
+    if width * height > limits.max_pixels:  # refuse a decompression bomb before decoding
         raise ImageError(
             f"{name}: {width}x{height} px = {height * width} pixels is more than the limit of {limits.max_pixels}"
         )
