@@ -669,8 +669,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             meta = FrameIn.model_validate_json(metadata)
         except ValidationError as error:
             raise HTTPException(422, json.loads(error.json(include_url=False))) from error
-        earlier = s.exec(select(Sighting).where(col(Sighting.idempotency_key).startswith(f"{idempotency_key}#"))).all()
-        if earlier or s.exec(select(Sighting).where(Sighting.idempotency_key == f"{idempotency_key}#none")).first():
+        earlier = frame_rows(s, idempotency_key)
+        if earlier:
             return [r for r in earlier if not r.idempotency_key.endswith("#none")]
         data = image.file.read()
         try:
@@ -716,7 +716,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             s.commit()
         except IntegrityError:
             s.rollback()
-            return s.exec(select(Sighting).where(col(Sighting.idempotency_key).startswith(f"{idempotency_key}#"))).all()
+            return [r for r in frame_rows(s, idempotency_key) if not r.idempotency_key.endswith("#none")]
         for row in rows:
             s.refresh(row)
             metrics.ingested.labels(class_name=row.class_name).inc()
@@ -838,6 +838,18 @@ def open311_request(case: Case) -> dict[str, Any]:
         "lat": case.lat,
         "long": case.lon,
     }
+
+
+def frame_rows(s: Session, idempotency_key: str) -> list[Sighting]:
+    """The rows one posted frame made: `<key>#<index>` for each sighting, or `<key>#none` when it held none.
+
+    Matched exactly (a prefix compared as a string, then the suffix checked), never with `LIKE`: a client's key
+    may hold `%` or `_`, or end in `#1` so that another key is its prefix.
+    """
+    prefix = f"{idempotency_key}#"
+    near = select(Sighting).where(func.substr(col(Sighting.idempotency_key), 1, len(prefix)) == prefix)
+    rows = s.exec(near).all()
+    return [r for r in rows if (rest := r.idempotency_key[len(prefix) :]) == "none" or rest.isdecimal()]
 
 
 def unprocessable(message: str, field: str = "body") -> HTTPException:

@@ -58,6 +58,24 @@ def test_a_frame_with_nothing_of_ours_is_remembered_as_empty(tmp_path: Path) -> 
         assert http.post("/api/v1/frames", headers={"Idempotency-Key": "f4"}).status_code == 401
 
 
+@pytest.mark.parametrize("keys", [["frame-9", "%"], ["frame-9", "frame_9"], ["a#1", "a"]])
+def test_a_frame_key_is_matched_exactly_never_as_a_pattern(tmp_path: Path, keys: list[str]) -> None:
+    """A key of `%` once went into a SQL LIKE and was answered with another device's frame."""
+    from sqlmodel import Session, select
+
+    from inference_server.db import make_engine
+    from inference_server.tables import Sighting
+
+    settings = Settings(data_dir=tmp_path / "data", model="coco-yolov8n")  # none of our classes: one `#none` row
+    first, second = add_device(settings, "cam-1"), add_device(settings, "cam-2")
+    with TestClient(create_app(settings)) as http:
+        assert _post(http, first, PHOTO, keys[0]).status_code == 201
+        assert _post(http, second, PHOTO, keys[1]).status_code == 201
+    with Session(make_engine(settings.url)) as s:
+        stored = {(r.idempotency_key, r.device_id) for r in s.exec(select(Sighting)).all()}
+    assert stored == {(f"{keys[0]}#none", 1), (f"{keys[1]}#none", 2)}  # the second frame was processed as its own
+
+
 @pytest.mark.skipif(
     tuple(model_card(DEFAULT_MODEL)["classes"]) != load_taxonomy().names, reason="the default model is not ours yet"
 )
