@@ -108,7 +108,8 @@ def main() -> None:
                 runs[name] = ours(drive.video, drive.start_time, args.model, int8, args.fps, work, tiling)
             for per_frame in args.tiles_per_frame:
                 rotating = tiling.model_copy(update={"tiles_per_frame": per_frame}) if tiling else None
-                name = f"ours, ONNX int8, {per_frame} tiles per frame in rotation + whole frame"
+                tiles = f"{per_frame} tile{'s' if per_frame > 1 else ''}"
+                name = f"ours, ONNX int8, {tiles} per frame in rotation + whole frame"
                 runs[name] = ours(drive.video, drive.start_time, args.model, True, args.fps, work, rotating)
     print(f"{machine()}\nmodel {args.model}; video: {len(photos)} photos, {video_seconds:.0f} s at 25 fps, "
           f"{width}x{height}; analysed at {args.fps:g} fps\n")  # fmt: skip
