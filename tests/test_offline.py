@@ -56,7 +56,11 @@ def test_ultralytics_import_predict_export_train_make_no_network_attempt(tmp_pat
     wide = card["speed"]["frame_1080p"]  # per 1920 x 1080 frame, whole and tiled, on every backend
     for backend in ("onnx_fp32", "onnx_int8", "ultralytics"):
         assert 0 < wide[f"{backend}_ms"] < wide[f"{backend}_tiles_ms"]
-    assert card["data_statement"]["licence_not_stated"] == [] and "tiled" not in card["evaluation"]  # 480 px photos
+    assert card["data_statement"]["licence_not_stated"] == []
+    tiled = card["evaluation"]["tiled"]  # at 160 px every sample photo shrinks enough to be tiled in use
+    assert tiled["sources"] and set(tiled["sources"]) <= set(card["training_data"]["images"])
+    assert tiled["camera_sources"] == [] and "onnx_fp32_camera_size" not in tiled  # square photos: no camera frames
+    assert {c["name"] for c in tiled["onnx_int8"]["classes"]} == set(card["classes"])
     assert (tmp_path / "cache" / "ultralytics" / "Arial.ttf").is_file()
 
 
