@@ -58,7 +58,7 @@ def similarity_matrix(thumbnails: Sequence[Thumbnail], max_shift: int) -> npt.ND
         left = _normalised(stack[:, :, max(shift, 0) : width + min(shift, 0)].reshape(count, -1))
         right = _normalised(stack[:, :, max(-shift, 0) : width + min(-shift, 0)].reshape(count, -1))
         best = np.maximum(best, left @ right.T)
-    best = np.maximum(best, best.T)  # a shift one way for (a, b) is the other way for (b, a)
+    best = np.maximum(best, best.T)  # symmetric already ((a, b) at s is (b, a) at -s), but for rounding
     np.fill_diagonal(best, -1.0)
     return best
 

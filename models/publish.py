@@ -25,6 +25,8 @@ from datasets.fingerprints import sha256_file
 from datasets.manifest import Manifest, read_manifest
 from models.hardware import cpu_name
 from models.registry import ZOO_DIR
+from vision.detector import Detector
+from vision.images import ImageArray
 from vision.taxonomy import load_taxonomy
 from vision.tiling import TiledDetector, TilingConfig
 
@@ -120,21 +122,21 @@ def publish(
     for label, detector in detectors.items():
         results = predict_dataset(detector, dataset, "val", names)
         evaluations[label] = evaluate_results(results, names, review_threshold, label, manifest.name).to_json()
-    wide, frames = wide_sources(dataset, manifest, imgsz, tiling or TilingConfig())
+    views = tiling or TilingConfig()  # how wide frames are measured: the card's tiling, else the defaults
+    wide, frames = wide_sources(dataset, manifest, imgsz, views)
     if wide:
         evaluations["tiled"] = {"sources": wide, "camera_sources": frames, "camera_size": list(CAMERA_SIZE)}
-        runs: list[tuple[str, Any, list[str], tuple[int, int] | None]] = [
-            (f"{label}{suffix}", detector, sources, size)
+        tiled_runs: dict[str, tuple[Detector, list[str], tuple[int, int] | None]] = {
+            f"{label}{suffix}": (TiledDetector(detector, views), sources, size)
             for label, detector in detectors.items()
             for suffix, sources, size in (("", wide, None), ("_camera_size", frames, CAMERA_SIZE))
-        ]
-        runs.append(("onnx_fp32_camera_size_whole", None, frames, CAMERA_SIZE))
-        for key, detector, sources, size in runs:
-            if not sources:
-                continue
-            chosen = detectors["onnx_fp32"] if detector is None else TiledDetector(detector, tiling or TilingConfig())
-            results = predict_dataset(chosen, dataset, "val", names, sources=sources, frame_size=size)
-            evaluations["tiled"][key] = evaluate_results(results, names, review_threshold, key, manifest.name).to_json()
+        }
+        tiled_runs["onnx_fp32_camera_size_whole"] = (detectors["onnx_fp32"], frames, CAMERA_SIZE)
+        for key, (measured, sources, size) in tiled_runs.items():
+            if sources:
+                results = predict_dataset(measured, dataset, "val", names, sources=sources, frame_size=size)
+                evaluation = evaluate_results(results, names, review_threshold, key, manifest.name)
+                evaluations["tiled"][key] = evaluation.to_json()
     trained_on = training_data(manifest)
     card = {
         "name": name,
@@ -161,7 +163,7 @@ def publish(
         "synthetic_only_classes": synthetic_only(trained_on),
         "evaluation": {"split": "val", "review_threshold": review_threshold, **evaluations},
         "data_statement": data_statement(manifest),
-        "speed": {**measure_speed(fp32, int8), "frame_1080p": measure_wide_speed(staging, tiling or TilingConfig())},
+        "speed": {**measure_speed(fp32, int8), "frame_1080p": measure_wide_speed(staging, views)},
         "intended_use": intended_use,
         "limits": list(limits),
     }
@@ -222,16 +224,20 @@ def measure_speed(fp32: Path, int8: Path, rounds: int = 3) -> dict[str, Any]:
     photos = [load_image(p) for p in sorted((REPO_ROOT / "samples" / "images").glob("*.jpg"))]
     speed: dict[str, Any] = {"machine": _machine(), "photos": len(photos)}
     for label, path in (("onnx_fp32_ms", fp32), ("onnx_int8_ms", int8)):
-        detector = OnnxDetector(path)
-        detector.detect(photos[0])  # warm-up
-        times = []
-        for _ in range(rounds):
-            for photo in photos:
-                start = time.perf_counter()
-                detector.detect(photo)
-                times.append((time.perf_counter() - start) * 1000)
-        speed[label] = round(statistics.mean(times), 1)
+        speed[label] = _mean_ms(OnnxDetector(path), photos, rounds)
     return speed
+
+
+def _mean_ms(detector: Detector, images: list[ImageArray], rounds: int) -> float:
+    """Mean wall milliseconds of `detector.detect` over `rounds` passes of `images`, after one warm-up call."""
+    detector.detect(images[0])
+    times = []
+    for _ in range(rounds):
+        for image in images:
+            start = time.perf_counter()
+            detector.detect(image)
+            times.append((time.perf_counter() - start) * 1000)
+    return round(statistics.mean(times), 1)
 
 
 def measure_wide_speed(folder: Path, tiling: TilingConfig, rounds: int = 3) -> dict[str, Any]:
@@ -247,14 +253,8 @@ def measure_wide_speed(folder: Path, tiling: TilingConfig, rounds: int = 3) -> d
     backends = (("onnx_fp32", "onnx", "model.onnx"), ("onnx_int8", "onnx", "model.int8.onnx"))
     for label, backend, file in (*backends, ("ultralytics", "ultralytics", "model.pt")):
         whole = load_detector(folder / file, backend, tiles=False)
-        for suffix, detector in (("ms", whole), ("tiles_ms", TiledDetector(whole, tiling))):
-            detector.detect(frame)  # warm-up
-            times = []
-            for _ in range(rounds):
-                start = time.perf_counter()
-                detector.detect(frame)
-                times.append((time.perf_counter() - start) * 1000)
-            speed[f"{label}_{suffix}"] = round(statistics.mean(times), 1)
+        speed[f"{label}_ms"] = _mean_ms(whole, [frame], rounds)
+        speed[f"{label}_tiles_ms"] = _mean_ms(TiledDetector(whole, tiling), [frame], rounds)
     return speed
 
 

@@ -134,7 +134,7 @@ def rotate_tiles(views: WindowArray, config: TilingConfig, turn: int) -> WindowA
     list that moves on by that many each turn (wrapping), plus the whole frame when the config keeps it."""
     count = len(views) - 1 if config.whole_frame else len(views)
     per_frame = config.tiles_per_frame
-    if per_frame is None or count <= per_frame or len(views) == 1:
+    if per_frame is None or count <= per_frame:  # also a frame seen whole only: no tiles to rotate
         return views
     chosen = [(turn * per_frame + i) % count for i in range(per_frame)]
     return np.concatenate([views[sorted(chosen)], views[count:]])
