@@ -223,3 +223,42 @@ def test_english_and_the_other_pages_render(server, browser) -> None:  # type: i
     page.wait_for_selector(".tile", state="detached")
     assert page.request.get(f"{base}/api/v1/ui/sightings/{rows[3]['id']}").json()["status"] == "rejected"
     page.close()
+
+
+def test_a_reviewer_faster_than_the_queue_sees_the_next_sighting_as_it_arrives(browser, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Three decisions in a row empty the preloaded queue; the refill asked for by the first decision then brings the
+    fourth sighting while the third decision is still on its way. The stage shows it at once: it does not stay on
+    "queue empty" because the refill that filled it was not the one the last decision waits for."""
+    settings, key = prepare(Settings(data_dir=tmp_path / "data"))
+    garbage = next(o for o in labelled_objects() if o.class_name == "exposed_garbage")
+    rng = random.Random(11)
+    with running_server(settings) as base, httpx2.Client(base_url=base, timeout=30) as http:
+        rows = []
+        for i in range(4):
+            lat, lon, *_ = random_point(rng, street=i * 3)
+            rows.append(post_sighting(http, key, garbage, ident=f"fast-{i}", when=1_795_000_000.0 + i,
+                                      place=(lat, lon), score=0.9 - i / 10))  # fmt: skip
+        page = sign_in(browser, base, "reviewer")
+        stage = page.locator("[data-testid=stage]")
+        assert stage.get_attribute("data-sighting") == str(rows[0]["id"])  # rows 1 and 2 preloaded behind it
+        refills: list[Any] = []
+        page.route("**/review/next*", lambda route: route.continue_() if refills else refills.append(route))
+        last: list[Any] = []
+        page.route(f"**/sightings/{rows[2]['id']}/decision", lambda route: last.append(route))
+        page.keyboard.press("Enter")
+        page.wait_for_selector(f"[data-testid=stage][data-sighting='{rows[1]['id']}']")
+        second = f"/sightings/{rows[1]['id']}/decision"
+        with page.expect_response(lambda r: r.url.endswith(second)):  # answered before the third: no one waits
+            page.keyboard.press("Enter")
+        page.wait_for_selector(f"[data-testid=stage][data-sighting='{rows[2]['id']}']")
+        page.keyboard.press("Enter")
+        page.wait_for_selector("[data-testid=queue-empty]")  # decided faster than the queue refills
+        wait_for(lambda: refills and last, page, "the first refill and the third decision held on their way")
+        refills[0].continue_()  # the first decision's refill arrives, the third decision is still out
+        page.wait_for_selector(f"[data-testid=stage][data-sighting='{rows[3]['id']}']")
+        assert [(d.sighting_id, d.action) for d in decisions(settings)] == [(rows[0]["id"], "confirm"),
+                                                                             (rows[1]["id"], "confirm")]  # fmt: skip
+        last[0].continue_()
+        wait_for(lambda: len(decisions(settings)) == 3, page, "the third decision")
+        assert stage.get_attribute("data-sighting") == str(rows[3]["id"])
+        page.close()

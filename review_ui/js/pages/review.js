@@ -27,7 +27,8 @@ function preloadItem(item) {
 
 export async function reviewPage(main, { config, args }) {
   const filters = { order: sessionStorage.getItem("sw.order") || "score", class_name: "" };
-  const s = { current: null, upcoming: [], history: [], at: null, skipped: [], pending: 0, refill: null, legend: true, sending: new Set() };
+  // drawn: the item on the stage now (null: the stage says the queue is empty)
+  const s = { current: null, upcoming: [], history: [], at: null, skipped: [], pending: 0, refill: null, legend: true, sending: new Set(), drawn: null };
   // The stage moves on at once, but decisions (and undo) reach the server one after another, in the order the
   // reviewer made them: undo then takes back the last one made, and a failed one is put back by itself.
   let outbox = Promise.resolve();
@@ -68,8 +69,12 @@ export async function reviewPage(main, { config, args }) {
     s.upcoming = items;
   }
 
+  // A refill that brings the next sighting to an empty stage draws it, whichever decision or skip asked for it: a
+  // reviewer faster than the preload sees the next one as soon as it arrives, not when their own decision returns.
   function refill() {
-    s.refill = (s.refill || Promise.resolve()).then(fill).catch((err) => toast(err.message, "error"));
+    s.refill = (s.refill || Promise.resolve()).then(fill)
+      .then(() => { if (s.at === null && s.current && !s.drawn) render(); })
+      .catch((err) => toast(err.message, "error"));
     return s.refill;
   }
 
@@ -78,6 +83,7 @@ export async function reviewPage(main, { config, args }) {
     const shown = s.at === null ? s.current : s.at.item;
     count.textContent = `${t("review.pending")} ${s.pending}`;
     clear(view);
+    s.drawn = shown;
     if (!shown) {
       view.append(h("div", { class: "card empty", "data-testid": "queue-empty" }, "✓ ", t("review.empty")));
       return;
@@ -156,9 +162,8 @@ export async function reviewPage(main, { config, args }) {
     } finally {
       s.sending.delete(item.id);
     }
-    const waiting = !s.current; // decided faster than the preload: show the next one when it arrives
     await refill();
-    if ((waiting || failed) && s.at === null) render();
+    if (failed && s.at === null) render();
     else count.textContent = `${t("review.pending")} ${s.pending}`;
   }
 
@@ -195,8 +200,7 @@ export async function reviewPage(main, { config, args }) {
     s.skipped.push(s.current.id);
     s.current = s.upcoming.shift() || null;
     render();
-    const waiting = !s.current;
-    refill().then(() => { if (waiting && s.at === null) render(); });
+    refill();
   }
 
   function onKey(event) {
