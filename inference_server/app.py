@@ -5,9 +5,7 @@ verification and crash-safe storage; sign-in (bearer tokens or a session cookie 
 queue and decisions; cases through the 数字城管 workflow; exports, Open311, evidence, health and metrics.
 """
 
-import csv
 import hashlib
-import io
 import json
 import logging
 import time
@@ -18,14 +16,16 @@ from typing import Annotated, Any
 import cv2
 from fastapi import Cookie, Depends, FastAPI, File, Form, Header, HTTPException, Query, Request, UploadFile
 from fastapi import Path as PathParam
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic_core import from_json
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, func, select, text
 
-from inference_server import auth, runs, ui_api
+from inference_server import auth, exports, runs, ui_api
 from inference_server.active_learning import ActiveLearningConfig, ServerRescorer
 from inference_server.active_learning import informative_queue as rank_informative
 from inference_server.cases import STATES, TransitionError, file_or_attach, transition
@@ -70,6 +70,7 @@ from inference_server.tables import (
     VideoJob,
 )
 from inference_server.videos import VideoWorker
+from inference_server.wire import Box, Heading, Label, Latitude, Longitude, Score, UnixTime, error_details
 from vision.errors import ImageError, StreetWatchError
 from vision.frames import VideoFileSource
 from vision.gps import read_track
@@ -87,9 +88,9 @@ class EvidenceIn(BaseModel):
 
 class LocationIn(BaseModel):
     model_config = ConfigDict(extra="ignore")
-    lat: float = Field(ge=-90, le=90)
-    lon: float = Field(ge=-180, le=180)
-    heading_deg: float | None = Field(default=None, ge=0, lt=360)
+    lat: Latitude
+    lon: Longitude
+    heading_deg: Heading | None = None
 
 
 # row ids: SQLite and PostgreSQL integers are signed 64-bit
@@ -101,14 +102,14 @@ class DecisionIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     action: str = Field(pattern="^(confirm|reject|relabel|fix_box)$")
-    class_name: str | None = None
-    box: tuple[float, float, float, float] | None = None
+    class_name: str | None = Field(default=None, max_length=200)
+    box: Box | None = None
     note: str = Field(default="", max_length=2000)
 
 
 class TransitionIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    to: str
+    to: str = Field(max_length=200)
     note: str = Field(default="", max_length=2000)
     department: str | None = Field(default=None, max_length=200)
     satisfaction: int | None = Field(default=None, ge=1, le=5, description="closing: the caller's 1-5 rating")
@@ -116,17 +117,17 @@ class TransitionIn(BaseModel):
 
 class VideoIn(BaseModel):
     model_config = ConfigDict(extra="ignore")
-    start_time: float = Field(description="Unix seconds of the video's first frame")
+    start_time: UnixTime = Field(description="Unix seconds of the video's first frame")
 
 
 class FrameIn(BaseModel):
     """The `metadata` of a raw frame."""
 
     model_config = ConfigDict(extra="ignore")
-    time: float
-    lat: float | None = Field(default=None, ge=-90, le=90)
-    lon: float | None = Field(default=None, ge=-180, le=180)
-    heading_deg: float | None = Field(default=None, ge=0, lt=360)
+    time: UnixTime
+    lat: Latitude | None = None
+    lon: Longitude | None = None
+    heading_deg: Heading | None = None
 
 
 MAX_BATCH = 100  # sightings per batch request; the request's byte limit applies too
@@ -146,18 +147,18 @@ class SightingIn(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
     sighting_id: str = Field(min_length=1, max_length=200)
-    class_name: str
-    score: float = Field(ge=0, le=1)
+    class_name: str = Field(max_length=200)
+    score: Score
     frames: int = Field(ge=1, le=DB_INT_MAX)
-    first_time: float
-    last_time: float
-    best_time: float
-    box: tuple[float, float, float, float]
+    first_time: UnixTime
+    last_time: UnixTime
+    best_time: UnixTime
+    box: Box
     location: LocationIn | None = None
     frame: EvidenceIn
     crop: EvidenceIn
-    source: str = ""
-    model: str = ""
+    source: Label = ""
+    model: Label = ""
     run: str = Field(default="", max_length=200, description="the device's name for its patrol run, if any")
 
     @field_validator("class_name")
@@ -195,6 +196,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.secret = server_secret(settings.data_dir, settings.secret_key)
     app.state.run_ids = run_ids = RunIds()
     app.include_router(runs.router)
+
+    @app.exception_handler(RequestValidationError)
+    async def refused(_: Request, error: RequestValidationError) -> JSONResponse:
+        return JSONResponse({"detail": error_details(error.errors())}, 422)  # NaN in `input` would make it a 500
 
     @app.middleware("http")
     async def limit_upload_size(request: Request, call_next: Any) -> Any:
@@ -424,14 +429,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         table: Any = Case if what == "cases" else Sighting
         rows = [row.model_dump(mode="json") for row in s.exec(select(table).order_by(col(table.id))).all()]
         if fmt == "geojson":
-            features = [{"type": "Feature", "properties": row, "geometry": _point(row)} for row in rows]
-            body = json.dumps({"type": "FeatureCollection", "features": features}, ensure_ascii=False)
-            return Response(body, media_type="application/geo+json")
-        buffer = io.StringIO()
-        writer = csv.DictWriter(buffer, fieldnames=list(table.model_fields))
-        writer.writeheader()
-        writer.writerows({k: json.dumps(v) if isinstance(v, list) else v for k, v in row.items()} for row in rows)
-        return Response(buffer.getvalue(), media_type="text/csv; charset=utf-8")
+            return Response(exports.to_geojson(rows), media_type="application/geo+json")
+        return Response(exports.to_csv(rows, list(table.model_fields)), media_type="text/csv; charset=utf-8")
 
     @app.post("/api/v1/cases/{case_id}/photos", status_code=201)
     def add_case_photo(
@@ -485,7 +484,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             record = SightingIn.model_validate_json(metadata)
         except ValidationError as error:
-            raise HTTPException(422, json.loads(error.json(include_url=False))) from error
+            raise HTTPException(422, error_details(error.errors())) from error
         # a sync endpoint: FastAPI runs it in its thread pool, file and database waits do not block the event loop
         return save(s, sender.id or 0, idempotency_key or record.sighting_id, metadata, record, frame.file, crop.file)
 
@@ -558,9 +557,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         for a reused key, 422 for missing or bad evidence); accepted ones are committed together after all their
         evidence is on disk, so a crash leaves each of them wholly stored or not at all.
         """
-        try:
-            raw = json.loads(sightings)
-        except json.JSONDecodeError as error:
+        try:  # pydantic's parser bounds nesting depth (json.loads would hit a RecursionError on 100,000 `[`)
+            raw = from_json(sightings)
+        except ValueError as error:
             raise unprocessable(f"sightings: not JSON ({error})") from error
         if not isinstance(raw, list) or not 1 <= len(raw) <= MAX_BATCH:
             raise unprocessable(f"sightings: a JSON array of 1 to {MAX_BATCH} sightings")
@@ -668,7 +667,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             meta = FrameIn.model_validate_json(metadata)
         except ValidationError as error:
-            raise HTTPException(422, json.loads(error.json(include_url=False))) from error
+            raise HTTPException(422, error_details(error.errors())) from error
         earlier = frame_rows(s, idempotency_key)
         if earlier:
             return [r for r in earlier if not r.idempotency_key.endswith("#none")]
@@ -746,7 +745,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             start = VideoIn.model_validate_json(metadata).start_time
         except ValidationError as error:
-            raise HTTPException(422, json.loads(error.json(include_url=False))) from error
+            raise HTTPException(422, error_details(error.errors())) from error
         data = video.file.read()
         digest = hashlib.sha256(data).hexdigest()
         suffix = Path(video.filename or "video.mp4").suffix.lower() or ".mp4"
@@ -800,12 +799,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return RedirectResponse("/ui/")
 
     return app
-
-
-def _point(row: dict[str, Any]) -> dict[str, Any] | None:
-    if row.get("lat") is None or row.get("lon") is None:
-        return None
-    return {"type": "Point", "coordinates": [row["lon"], row["lat"]]}
 
 
 class Metrics:

@@ -13,24 +13,25 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi import Path as PathParam
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict
 from sqlalchemy import case, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from inference_server.deps import DbSession, device, role
-from inference_server.tables import DB_INT_MAX, Device, PatrolRun, User
+from inference_server.tables import Device, PatrolRun, User
+from inference_server.wire import Count, Label, Metres, UnixTime
 
 RunKey = Annotated[str, PathParam(min_length=1, max_length=200)]
 
 
 class RunSummaryIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    started: float | None = Field(default=None, description="Unix seconds")
-    ended: float | None = None
-    distance_m: float | None = Field(default=None, ge=0)
-    frames_analysed: int | None = Field(default=None, ge=0, le=DB_INT_MAX)
-    source: str = Field(default="", max_length=500)
+    started: UnixTime | None = None
+    ended: UnixTime | None = None
+    distance_m: Metres | None = None
+    frames_analysed: Count | None = None
+    source: Label = ""
 
 
 class RunPublic(BaseModel):
