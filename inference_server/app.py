@@ -214,22 +214,23 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         metrics.latency.labels(path=getattr(route, "path", "other")).observe(time.perf_counter() - started)
         return response
 
-    limiter = auth.LoginLimiter()
+    app.state.sign_ins = limiter = auth.LoginLimiter()
 
     @app.post("/api/v1/auth/token")
     def token(
         request: Request,
         s: Annotated[Session, Depends(session)],
-        username: Annotated[str, Form()],
-        password: Annotated[str, Form()],
+        username: Annotated[str, Form(max_length=auth.MAX_NAME)],
+        password: Annotated[str, Form(max_length=auth.MAX_PASSWORD)],
     ) -> dict[str, str]:
         client = request.client.host if request.client else "unknown"
-        if limiter.blocked(f"user:{username}", f"ip:{client}"):
-            raise HTTPException(429, "too many failed sign-ins; wait a minute")
+        if limiter.blocked(client, username):
+            raise HTTPException(429, "too many failed sign-ins from this address; wait and try again")
         issued = auth.login(s, username, password)
         if issued is None:
-            limiter.failed(f"user:{username}", f"ip:{client}")
+            limiter.failed(client, username)
             raise HTTPException(401, "wrong username or password")
+        limiter.succeeded(client, username)
         return {"access_token": issued, "token_type": "bearer"}
 
     @app.post("/api/v1/auth/session")
@@ -237,8 +238,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         request: Request,
         response: Response,
         s: Annotated[Session, Depends(session)],
-        username: Annotated[str, Form()],
-        password: Annotated[str, Form()],
+        username: Annotated[str, Form(max_length=auth.MAX_NAME)],
+        password: Annotated[str, Form(max_length=auth.MAX_PASSWORD)],
     ) -> dict[str, str]:
         """Browser sign-in: an HttpOnly session cookie and the CSRF token to send with every change."""
         issued = token(request, s, username, password)["access_token"]

@@ -4,7 +4,9 @@ import hashlib
 import secrets
 import threading
 import time
-from collections import defaultdict, deque
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from argon2 import PasswordHasher
@@ -13,6 +15,8 @@ from sqlmodel import Session, select
 
 from inference_server.tables import Token, User
 
+MAX_NAME = 200  # characters of a user name; a longer one is refused before anything is kept of it
+MAX_PASSWORD = 1024  # argon2 hashes every byte: a megabyte password is work for the server, not security
 ROLES = ("viewer", "reviewer", "supervisor", "admin")  # each can do what the ones before it can
 TOKEN_HOURS = 12
 _hasher = PasswordHasher()
@@ -80,26 +84,65 @@ def _sha(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-class LoginLimiter:
-    """At most `attempts` failed logins per username and per client address in `window` seconds."""
+@dataclass
+class _Failures:
+    count: int = 0
+    last: float = 0.0
+    until: float = 0.0  # refused until then (on the limiter's clock)
 
-    def __init__(self, attempts: int = 5, window: float = 60.0) -> None:
-        self.attempts, self.window = attempts, window
-        self._failures: dict[str, deque[float]] = defaultdict(deque)
+
+class LoginLimiter:
+    """Failed sign-ins counted per (address, name) and per address, each with a doubling wait; bounded memory.
+
+    After `attempts` failures of one name from one address that pair waits `base_wait` seconds, twice as long after
+    each further failure (at most `max_wait`); an address that fails `address_attempts` times, whatever the names,
+    waits the same way. A name is never locked as such: from another address its owner still signs in. Failures
+    are forgotten after `max_wait` without one. At most `capacity` entries are kept, the least recently failed
+    dropped first, so a flood of distinct names cannot grow the server's memory.
+    """
+
+    def __init__(
+        self,
+        attempts: int = 5,
+        address_attempts: int = 30,
+        base_wait: float = 60.0,
+        max_wait: float = 3600.0,
+        capacity: int = 10_000,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.attempts, self.address_attempts, self.capacity = attempts, address_attempts, capacity
+        self.base_wait, self.max_wait, self.clock = base_wait, max_wait, clock
+        self._entries: OrderedDict[tuple[str, ...], _Failures] = OrderedDict()
         self._lock = threading.Lock()
 
-    def blocked(self, *keys: str) -> bool:
-        now = time.monotonic()
-        with self._lock:
-            for key in keys:
-                failures = self._failures[key]
-                while failures and now - failures[0] > self.window:
-                    failures.popleft()
-                if len(failures) >= self.attempts:
-                    return True
-        return False
+    def __len__(self) -> int:
+        return len(self._entries)
 
-    def failed(self, *keys: str) -> None:
+    def blocked(self, address: str, name: str) -> bool:
+        """Whether a sign-in as `name` from `address` must wait."""
+        now = self.clock()
         with self._lock:
-            for key in keys:
-                self._failures[key].append(time.monotonic())
+            return any(
+                (entry := self._entries.get(key)) is not None and entry.until > now
+                for key in (("pair", address, name), ("address", address))
+            )
+
+    def failed(self, address: str, name: str) -> None:
+        now = self.clock()
+        with self._lock:
+            for key, limit in ((("pair", address, name), self.attempts), (("address", address), self.address_attempts)):
+                entry = self._entries.pop(key, None)
+                if entry is None or now - entry.last > self.max_wait:
+                    entry = _Failures()
+                entry.count, entry.last = entry.count + 1, now
+                if entry.count >= limit:
+                    doublings = min(entry.count - limit, 16)
+                    entry.until = now + min(self.max_wait, self.base_wait * 2**doublings)
+                self._entries[key] = entry  # most recent last
+            while len(self._entries) > self.capacity:
+                self._entries.popitem(last=False)
+
+    def succeeded(self, address: str, name: str) -> None:
+        """The pair's failures are forgotten (the address's are not: it may be guessing other names)."""
+        with self._lock:
+            self._entries.pop(("pair", address, name), None)
