@@ -52,6 +52,7 @@ from inference_server.evidence import (
     sweep_incoming,
 )
 from inference_server.geo import load_areas, locate
+from inference_server.headers import SECURITY_HEADERS
 from inference_server.models_api import ServedModel
 from inference_server.models_api import router as models_router
 from inference_server.runs import RunIds
@@ -172,7 +173,7 @@ class SightingIn(BaseModel):
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    settings.make_data_dir()
     engine = make_engine(settings.url)
     limits = ImageLimits(max_bytes=settings.max_upload_bytes, max_pixels=settings.max_image_pixels)
     areas = load_areas(settings.districts)
@@ -212,6 +213,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         response = await call_next(request)
         route = request.scope.get("route")
         metrics.latency.labels(path=getattr(route, "path", "other")).observe(time.perf_counter() - started)
+        return response
+
+    @app.middleware("http")
+    async def security_headers(request: Request, call_next: Any) -> Any:  # outermost: on every answer, 413 too
+        response = await call_next(request)
+        response.headers.update(SECURITY_HEADERS)
         return response
 
     app.state.sign_ins = limiter = auth.LoginLimiter()
@@ -868,7 +875,7 @@ def add_device(settings: Settings, name: str, kind: str = "camera") -> str:
     import secrets
 
     key = secrets.token_urlsafe(32)
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    settings.make_data_dir()
     engine = make_engine(settings.url)
     create_schema(engine)
     with Session(engine) as s:

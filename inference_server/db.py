@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import fcntl
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import event, make_url
 from sqlalchemy.engine import Engine
 from sqlmodel import create_engine
 
@@ -18,6 +19,7 @@ def make_engine(url: str) -> Engine:
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
     if url.startswith("sqlite"):
+        _private_database_file(url)
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
 
         @event.listens_for(engine, "connect")
@@ -30,6 +32,16 @@ def make_engine(url: str) -> Engine:
 
         return engine
     return create_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
+
+
+def _private_database_file(url: str) -> None:
+    """Create the SQLite file readable by its owner only (0600), or make it so: it holds password hashes and every
+    record. SQLite gives its -wal and -shm files the database file's mode."""
+    name = make_url(url).database
+    if not name or name == ":memory:" or name.startswith("file:") or not Path(name).parent.is_dir():
+        return  # nothing on disk, or a folder SQLite itself will say it cannot open
+    os.close(os.open(name, os.O_CREAT | os.O_WRONLY, 0o600))
+    os.chmod(name, 0o600)
 
 
 MIGRATIONS = Path(__file__).with_name("migrations")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import os
 import secrets
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -55,9 +56,9 @@ def server_secret(data_dir: Path, configured: str) -> bytes:
     if configured and configured != "change-me":
         return configured.encode()
     file = data_dir / "secret_key"
-    if not file.exists():
-        file.write_text(secrets.token_urlsafe(48))
-        file.chmod(0o600)
+    if not file.exists():  # created 0600, never readable by others even for a moment
+        with os.fdopen(os.open(file, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600), "w") as handle:
+            handle.write(secrets.token_urlsafe(48))
     return file.read_text().strip().encode()
 
 

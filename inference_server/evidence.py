@@ -71,7 +71,7 @@ def store_file(folder: Path, name: str, data: bytes, incoming: Path) -> Path:
     if target.exists():
         return target
     if folder not in _folders:
-        folder.mkdir(parents=True, exist_ok=True)
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
         _folders.add(folder)
     handle, temporary = tempfile.mkstemp(dir=_area(incoming))
     try:
@@ -83,7 +83,7 @@ def store_file(folder: Path, name: str, data: bytes, incoming: Path) -> Path:
             os.replace(temporary, target)
         except FileNotFoundError:  # the target folder went away since we saw it
             _folders.discard(folder)
-            folder.mkdir(parents=True, exist_ok=True)
+            folder.mkdir(mode=0o700, parents=True, exist_ok=True)
             os.replace(temporary, target)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
@@ -102,7 +102,7 @@ def _area(root: Path) -> Path:
         if known is not None and known[0].is_dir():
             return known[0]
         folder = root / ".incoming" / f"{os.getpid()}-{secrets.token_hex(4)}"
-        folder.mkdir(parents=True)
+        folder.mkdir(mode=0o700, parents=True)
         lock = open(folder / ".lock", "w")
         fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         _areas[root] = (folder, lock)

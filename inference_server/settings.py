@@ -37,6 +37,14 @@ class Settings(BaseSettings):
         description="review queue order=informative: weights of inference_server.active_learning (JSON in the env)",
     )
 
+    def make_data_dir(self) -> Path:
+        """Create the data folder and its evidence and videos folders for the server's user only (0700) when they are
+        new; returns the data folder."""
+        self.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        for folder in (self.evidence_dir, self.data_dir / "videos"):
+            folder.mkdir(mode=0o700, exist_ok=True)
+        return self.data_dir
+
     @property
     def evidence_dir(self) -> Path:
         return self.data_dir / "evidence"

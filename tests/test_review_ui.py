@@ -60,8 +60,19 @@ def browser() -> Iterator[Any]:
         launched.close()
 
 
+CSP_VIOLATIONS: list[str] = []  # what the browser refused under the server's Content-Security-Policy
+
+
+@pytest.fixture(autouse=True)
+def _nothing_refused_by_the_policy() -> Iterator[None]:
+    CSP_VIOLATIONS.clear()
+    yield
+    assert not CSP_VIOLATIONS, CSP_VIOLATIONS
+
+
 def sign_in(browser: Any, base: str, who: str) -> Any:
     page = browser.new_page(viewport={"width": 1400, "height": 900})
+    page.on("console", lambda m: CSP_VIOLATIONS.append(m.text) if "Content Security Policy" in m.text else None)
     page.set_default_timeout(10_000)
     page.goto(f"{base}/ui/")
     page.get_by_label("用户名").fill(who)
@@ -169,7 +180,7 @@ def test_supervisor_takes_the_case_to_closed_and_the_timeline_names_everyone(ser
         for name, value in (fill or {}).items():
             form.locator(f"[name={name}]").fill(value)
         form.locator("button[type=submit]").click()
-        page.wait_for_function(f"document.querySelector('[data-testid=case-state]').innerText === '{expected}'")
+        sync_api.expect(state).to_have_text(expected)  # not wait_for_function: the UI's policy forbids eval
 
     act("dispatched", "派遣", {"department": "环卫所"})
     act("handling", "处置")
