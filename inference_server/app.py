@@ -47,7 +47,6 @@ from inference_server.evidence import (
     close_areas,
     evidence_path,
     store,
-    store_file,
     store_many,
     sweep_incoming,
 )
@@ -70,11 +69,9 @@ from inference_server.tables import (
     User,
     VideoJob,
 )
-from inference_server.videos import VideoWorker
+from inference_server.videos import UploadRefused, VideoWorker, keep_upload
 from inference_server.wire import Box, Heading, Label, Latitude, Longitude, Score, UnixTime, error_details
-from vision.errors import ImageError, StreetWatchError
-from vision.frames import VideoFileSource
-from vision.gps import read_track
+from vision.errors import ImageError
 from vision.images import ImageLimits, decode_image
 from vision.sightings import crop_box
 from vision.taxonomy import load_taxonomy
@@ -754,25 +751,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             start = VideoIn.model_validate_json(metadata).start_time
         except ValidationError as error:
             raise HTTPException(422, error_details(error.errors())) from error
-        data = video.file.read()
-        digest = hashlib.sha256(data).hexdigest()
-        suffix = Path(video.filename or "video.mp4").suffix.lower() or ".mp4"
-        if suffix not in (".mp4", ".avi", ".webm", ".mkv", ".mov"):
-            raise unprocessable(f"unsupported video type {suffix}")
-        folder = settings.data_dir / "videos"
-        video_path = store_file(folder, f"{digest}{suffix}", data, incoming=folder)
-        gps_path = None
         try:
-            VideoFileSource(video_path)  # opens and has frames, or a clear error
-            if gps is not None:
-                gps_suffix = Path(gps.filename or "track.gpx").suffix.lower()
-                gps_path = store_file(folder, f"{digest}.track{gps_suffix}", gps.file.read(), incoming=folder)
-                read_track(gps_path)
-        except StreetWatchError as error:
+            track, track_name = (gps.file.read(), gps.filename or "track.gpx") if gps is not None else (None, "")
+            kept = keep_upload(settings.data_dir / "videos", video.file.read(), video.filename or "", track, track_name)
+        except UploadRefused as error:
             raise unprocessable(str(error)) from error
         job = VideoJob(
-            idempotency_key=idempotency_key, device_id=sender.id or 0, video_sha256=digest, video_path=str(video_path),
-            gps_path=str(gps_path) if gps_path else None, start_time=start,
+            idempotency_key=idempotency_key, device_id=sender.id or 0, video_sha256=kept.video_sha256,
+            video_path=str(kept.video), gps_path=str(kept.track) if kept.track else None, start_time=start,
         )  # fmt: skip
         s.add(job)
         try:

@@ -91,6 +91,15 @@ def store_file(folder: Path, name: str, data: bytes, incoming: Path) -> Path:
     return target
 
 
+def scratch_file(root: Path, data: bytes, suffix: str) -> Path:
+    """`data` in a temporary file (named `*<suffix>`) in this process's area under `root`, to check before keeping;
+    the caller deletes it. What a killed process left there is swept at the next start (`sweep_incoming`)."""
+    handle, temporary = tempfile.mkstemp(dir=_area(root), suffix=suffix)
+    with os.fdopen(handle, "wb") as file:
+        file.write(data)
+    return Path(temporary)
+
+
 _areas: dict[Path, tuple[Path, TextIO]] = {}
 _areas_lock = threading.Lock()
 

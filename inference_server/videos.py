@@ -5,10 +5,12 @@ A `VideoWorker` thread takes queued jobs oldest first. A job whose run was cut s
 pipeline's deterministic sighting ids, so a re-run stores nothing twice.
 """
 
+import hashlib
 import logging
 import tempfile
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -16,6 +18,7 @@ from typing import Any
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
+from inference_server.evidence import scratch_file, store_file
 from inference_server.tables import VideoJob
 from vision.errors import StreetWatchError
 from vision.frames import VideoFileSource, sample_by_time
@@ -28,6 +31,59 @@ from vision.tracking import ByteTracker
 logger = logging.getLogger(__name__)
 
 SaveSighting = Callable[[Session, VideoJob, Sighting, str], None]
+VIDEO_SUFFIXES = (".mp4", ".avi", ".webm", ".mkv", ".mov")
+
+
+class UploadRefused(StreetWatchError):
+    """A video upload that was not kept; its message names no path on the server."""
+
+
+@dataclass(frozen=True)
+class KeptUpload:
+    video: Path
+    video_sha256: str
+    track: Path | None
+
+
+def public_message(error: Exception, names: dict[Path, str]) -> str:
+    """`error`'s message with each of `names`' paths (and its folder) replaced by the name a client knows."""
+    message = str(error)
+    for path, name in names.items():
+        message = message.replace(str(path), name).replace(f"{path.parent}/", "")
+    return message
+
+
+def keep_upload(folder: Path, video: bytes, video_name: str, track: bytes | None, track_name: str) -> KeptUpload:
+    """Check a video and its GPS track from scratch files, then keep both content-addressed in `folder`.
+
+    A refused upload (`UploadRefused`) leaves nothing in `folder`. The track is named by its own sha256, not the
+    video's: two uploads of one video with different tracks keep both, and a refused track never stands in the way
+    of a good one sent later.
+    """
+    suffix = Path(video_name or "video.mp4").suffix.lower() or ".mp4"
+    if suffix not in VIDEO_SUFFIXES:
+        raise UploadRefused(f"unsupported video type {suffix}; expected one of {', '.join(VIDEO_SUFFIXES)}")
+    track_suffix = Path(track_name or "track.gpx").suffix.lower()
+    scratch: dict[Path, str] = {scratch_file(folder, video, suffix): "video"}
+    try:
+        VideoFileSource(next(iter(scratch)))  # opens and has frames, or a clear error
+        if track is not None:
+            track_file = scratch_file(folder, track, track_suffix)
+            scratch[track_file] = "gps track"
+            read_track(track_file)
+    except (StreetWatchError, ValueError) as error:
+        raise UploadRefused(public_message(error, scratch)) from error
+    finally:
+        for file in scratch:
+            file.unlink(missing_ok=True)
+    digest = hashlib.sha256(video).hexdigest()
+    kept_video = store_file(folder, f"{digest}{suffix}", video, incoming=folder)
+    if track is None:
+        return KeptUpload(kept_video, digest, None)
+    track_sha = hashlib.sha256(track).hexdigest()
+    return KeptUpload(
+        kept_video, digest, store_file(folder, f"track-{track_sha}{track_suffix}", track, incoming=folder)
+    )
 
 
 class VideoWorker:
@@ -98,7 +154,8 @@ class VideoWorker:
             job.status, job.sightings, job.error = "done", saved, None
         except (StreetWatchError, ValueError, OSError) as error:
             logger.error("video job %s failed: %s", job.id, error)
-            job.status, job.error = "failed", str(error)[:2000]
+            shown = {Path(p): Path(p).name for p in (job.video_path, job.gps_path) if p}
+            job.status, job.error = "failed", public_message(error, shown)[:2000]
         job.updated = datetime.now(UTC)
         session.add(job)
         session.commit()
