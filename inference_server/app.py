@@ -770,18 +770,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return {"job": job.id, "status": job.status}
 
     @app.get("/api/v1/videos/{job_id}")
-    def video_job(job_id: RowId, s: Annotated[Session, Depends(session)], _: Annotated[Device, Depends(device)]) -> Any:
+    def video_job(
+        job_id: RowId, s: Annotated[Session, Depends(session)], sender: Annotated[Device, Depends(device)]
+    ) -> Any:
+        """A video job of the calling device (another device's is answered as if it did not exist)."""
         job = s.get(VideoJob, job_id)
-        if job is None:
+        if job is None or job.device_id != sender.id:
             raise HTTPException(404, f"no video job {job_id}")
         return {"job": job.id, "status": job.status, "sightings": job.sightings, "error": job.error}
 
     @app.get("/api/v1/sightings/{sighting_id}", response_model=SightingPublic)
     def get_sighting(
-        sighting_id: RowId, s: Annotated[Session, Depends(session)], _: Annotated[Device, Depends(device)]
+        sighting_id: RowId, s: Annotated[Session, Depends(session)], sender: Annotated[Device, Depends(device)]
     ) -> Any:
+        """A sighting the calling device sent (another device's is answered as if it did not exist)."""
         found = s.get(Sighting, sighting_id)
-        if found is None:
+        if found is None or found.device_id != sender.id:
             raise HTTPException(404, f"no sighting {sighting_id}")
         return found
 

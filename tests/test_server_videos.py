@@ -95,3 +95,20 @@ def test_a_failed_job_error_names_files_not_server_paths(tmp_path: Path) -> None
     error = StreetWatchError(f"{video}: not a video OpenCV/FFmpeg can open; see {video.parent}/track-1.gpx")
     shown = public_message(error, {video: "abc.mp4"})
     assert shown == "abc.mp4: not a video OpenCV/FFmpeg can open; see track-1.gpx" and str(tmp_path) not in shown
+
+
+def test_a_device_reads_only_its_own_video_jobs_and_sightings(server, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from tests.test_outbox import make_sightings
+
+    http, settings, device = server
+    other = {"X-API-Key": add_device(settings, "car-2", "patrol_car")}
+    job = _upload(http, device, "v1", _video(tmp_path / "drive.mp4")).json()["job"]
+    sighting = make_sightings(tmp_path / "ev", 1)[0]
+    files = {k: (f"{k}.jpg", Path(getattr(sighting, k).path).read_bytes(), "image/jpeg") for k in ("frame", "crop")}
+    stored = http.post("/api/v1/sightings", data={"metadata": sighting.to_json()}, files=files,
+                       headers={**device, "Idempotency-Key": sighting.sighting_id}).json()  # fmt: skip
+    assert http.get(f"/api/v1/videos/{job}", headers=device).status_code == 200
+    assert http.get(f"/api/v1/sightings/{stored['id']}", headers=device).status_code == 200
+    for path in (f"/api/v1/videos/{job}", f"/api/v1/sightings/{stored['id']}"):
+        refused = http.get(path, headers=other)  # the same answer as for an id that does not exist
+        assert refused.status_code == 404 and set(refused.json()) == {"detail"}, refused.text
