@@ -496,7 +496,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     def save(s: Session, device_id: int, key: str, metadata: str, record: SightingIn, frame: Any, crop: Any) -> Any:
         """Store one sighting (evidence first, then the row); a repeat of its key gets the stored one or a 409."""
         metadata_sha = canonical_digest(json.loads(metadata))
-        existing = s.exec(select(Sighting).where(Sighting.idempotency_key == key)).first()
+        existing = s.exec(
+            select(Sighting).where(Sighting.device_id == device_id, Sighting.idempotency_key == key)
+        ).first()
         if existing is not None:
             return _repeat(existing, metadata_sha)
         frame_bytes = frame if isinstance(frame, bytes) else frame.read()
@@ -518,7 +520,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             s.commit()
         except IntegrityError:  # the same key committed by a concurrent request a moment ago
             s.rollback()
-            winner = s.exec(select(Sighting).where(Sighting.idempotency_key == key)).one()
+            winner = s.exec(
+                select(Sighting).where(Sighting.device_id == device_id, Sighting.idempotency_key == key)
+            ).one()
             return _repeat(winner, metadata_sha)
         s.refresh(row)
         metrics.ingested.labels(class_name=row.class_name).inc()
@@ -579,7 +583,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         keys = [item.get("sighting_id") if isinstance(item, dict) else None for item in raw]
         stored = {
             row.idempotency_key: row
-            for row in s.exec(select(Sighting).where(col(Sighting.idempotency_key).in_([k for k in keys if k])))
+            for row in s.exec(
+                select(Sighting).where(
+                    Sighting.device_id == sender.id, col(Sighting.idempotency_key).in_([k for k in keys if k])
+                )
+            )
         }
         for item in raw:
             answer = BatchItemOut(key=str(item.get("sighting_id", "")) if isinstance(item, dict) else "", status=422)
@@ -647,7 +655,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 s.commit()
             except IntegrityError:
                 s.rollback()
-                winner = s.exec(select(Sighting).where(Sighting.idempotency_key == row.idempotency_key)).one()
+                mine = Sighting.device_id == row.device_id, Sighting.idempotency_key == row.idempotency_key
+                winner = s.exec(select(Sighting).where(*mine)).one()
                 same = winner.metadata_sha256 == row.metadata_sha256
                 answer.status = 200 if same else 409
                 answer.sighting = SightingPublic.model_validate(winner) if same else None
@@ -673,7 +682,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             meta = FrameIn.model_validate_json(metadata)
         except ValidationError as error:
             raise HTTPException(422, error_details(error.errors())) from error
-        earlier = frame_rows(s, idempotency_key)
+        earlier = frame_rows(s, sender.id or 0, idempotency_key)
         if earlier:
             return [r for r in earlier if not r.idempotency_key.endswith("#none")]
         data = image.file.read()
@@ -720,7 +729,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             s.commit()
         except IntegrityError:
             s.rollback()
-            return [r for r in frame_rows(s, idempotency_key) if not r.idempotency_key.endswith("#none")]
+            again = frame_rows(s, sender.id or 0, idempotency_key)
+            return [r for r in again if not r.idempotency_key.endswith("#none")]
         for row in rows:
             s.refresh(row)
             metrics.ingested.labels(class_name=row.class_name).inc()
@@ -744,7 +754,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         gps: Annotated[UploadFile | None, File(description="its GPS track: GPX, NMEA or CSV")] = None,
     ) -> dict[str, Any]:
         """Queue a video segment for inspection on the server; its sightings appear as the job runs."""
-        existing = s.exec(select(VideoJob).where(VideoJob.idempotency_key == idempotency_key)).first()
+        mine = VideoJob.device_id == sender.id, VideoJob.idempotency_key == idempotency_key
+        existing = s.exec(select(VideoJob).where(*mine)).first()
         if existing is not None:
             return {"job": existing.id, "status": existing.status}
         try:
@@ -765,7 +776,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             s.commit()
         except IntegrityError:
             s.rollback()
-            job = s.exec(select(VideoJob).where(VideoJob.idempotency_key == idempotency_key)).one()
+            job = s.exec(select(VideoJob).where(*mine)).one()
         worker.wake()
         return {"job": job.id, "status": job.status}
 
@@ -831,14 +842,16 @@ def open311_request(case: Case) -> dict[str, Any]:
     }
 
 
-def frame_rows(s: Session, idempotency_key: str) -> list[Sighting]:
-    """The rows one posted frame made: `<key>#<index>` for each sighting, or `<key>#none` when it held none.
+def frame_rows(s: Session, device_id: int, idempotency_key: str) -> list[Sighting]:
+    """The rows of one frame `device_id` posted: `<key>#<index>` per sighting, or `<key>#none` when it held none.
 
     Matched exactly (a prefix compared as a string, then the suffix checked), never with `LIKE`: a client's key
     may hold `%` or `_`, or end in `#1` so that another key is its prefix.
     """
     prefix = f"{idempotency_key}#"
-    near = select(Sighting).where(func.substr(col(Sighting.idempotency_key), 1, len(prefix)) == prefix)
+    near = select(Sighting).where(
+        Sighting.device_id == device_id, func.substr(col(Sighting.idempotency_key), 1, len(prefix)) == prefix
+    )
     rows = s.exec(near).all()
     return [r for r in rows if (rest := r.idempotency_key[len(prefix) :]) == "none" or rest.isdecimal()]
 

@@ -70,10 +70,12 @@ class Sighting(SightingBase, table=True):
         Index("ix_sighting_status_score", "status", "score"),
         Index("ix_sighting_status_best_time", "status", "best_time"),
         Index("ix_sighting_lat_lon", "lat", "lon"),
+        # devices are tenants: a key is unique per device, so one device's key can never answer another's
+        Index("ix_sighting_device_id_idempotency_key", "device_id", "idempotency_key", unique=True),
     )
 
     id: int | None = Field(default=None, primary_key=True)
-    idempotency_key: str = Field(index=True, unique=True, max_length=200)
+    idempotency_key: str = Field(max_length=200)
     metadata_sha256: str = Field(description="what the key was first used for: a different body is a conflict")
     device_id: int = Field(foreign_key="device.id", index=True)
     frame_sha256: str
@@ -177,8 +179,10 @@ class CaseEvent(SQLModel, table=True):
 class VideoJob(SQLModel, table=True):
     """An uploaded video segment (and its GPS track) waiting for, in, or done with server-side inspection."""
 
+    __table_args__ = (Index("ix_videojob_device_id_idempotency_key", "device_id", "idempotency_key", unique=True),)
+
     id: int | None = Field(default=None, primary_key=True)
-    idempotency_key: str = Field(index=True, unique=True, max_length=200)
+    idempotency_key: str = Field(max_length=200, description="unique per device")
     device_id: int = Field(foreign_key="device.id", index=True)
     video_sha256: str
     video_path: str

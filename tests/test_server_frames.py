@@ -58,9 +58,9 @@ def test_a_frame_with_nothing_of_ours_is_remembered_as_empty(tmp_path: Path) -> 
         assert http.post("/api/v1/frames", headers={"Idempotency-Key": "f4"}).status_code == 401
 
 
-@pytest.mark.parametrize("keys", [["frame-9", "%"], ["frame-9", "frame_9"], ["a#1", "a"]])
+@pytest.mark.parametrize("keys", [["frame-9", "%"], ["frame-9", "frame_9"], ["a#1", "a"], ["frame-9", "frame-9"]])
 def test_a_frame_key_is_matched_exactly_never_as_a_pattern(tmp_path: Path, keys: list[str]) -> None:
-    """A key of `%` once went into a SQL LIKE and was answered with another device's frame."""
+    """A key of `%` once went into a SQL LIKE and was answered with another device's frame; keys are per device."""
     from sqlmodel import Session, select
 
     from inference_server.db import make_engine

@@ -334,3 +334,27 @@ def test_a_batch_that_loses_a_race_on_a_key_still_answers_for_every_sighting(
             r["sighting_id"] for r in records[:2]
         )
     engine.dispose()
+
+
+def test_idempotency_keys_belong_to_their_device(settings: Settings, tmp_path: Path) -> None:
+    """A device that sends another's key first gets its own record; the other's later send is stored, not a 409
+    (which the edge outbox takes as a permanent refusal: a silent loss)."""
+    first, second = add_device(settings, "car-1", "patrol_car"), add_device(settings, "car-2", "patrol_car")
+    alone, files, key = _request(tmp_path, 0)
+    batched, batch_files, batch_key = _request(tmp_path, 1)
+    with TestClient(create_app(settings)) as http:
+        ids = {}
+        for device in (second, first):  # the rogue one first
+            one = http.post("/api/v1/sightings", data=alone, files=files,
+                            headers={"X-API-Key": device, "Idempotency-Key": key})  # fmt: skip
+            batch = http.post("/api/v1/sightings/batch", data={"sightings": f"[{batched['metadata']}]"},
+                              files=[("evidence", part) for part in batch_files.values()],
+                              headers={"X-API-Key": device})  # fmt: skip
+            assert one.status_code == 201 and [a["status"] for a in batch.json()] == [201], (one.text, batch.text)
+            ids[device] = (one.json()["id"], batch.json()[0]["sighting"]["id"])
+        assert set(ids[first]).isdisjoint(ids[second])
+    engine = make_engine(settings.url)
+    with Session(engine) as s:
+        rows = sorted((row.device_id, row.idempotency_key) for row in s.exec(select(Sighting)))
+    engine.dispose()
+    assert rows == sorted([(1, key), (1, batch_key), (2, key), (2, batch_key)])

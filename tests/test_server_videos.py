@@ -112,3 +112,13 @@ def test_a_device_reads_only_its_own_video_jobs_and_sightings(server, tmp_path: 
     for path in (f"/api/v1/videos/{job}", f"/api/v1/sightings/{stored['id']}"):
         refused = http.get(path, headers=other)  # the same answer as for an id that does not exist
         assert refused.status_code == 404 and set(refused.json()) == {"detail"}, refused.text
+
+
+def test_a_video_key_belongs_to_its_device(server, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    http, settings, device = server
+    rogue = {"X-API-Key": add_device(settings, "car-2", "patrol_car")}
+    video = _video(tmp_path / "drive.mp4")
+    taken = _upload(http, rogue, "v1", video)
+    mine = _upload(http, device, "v1", video)
+    assert taken.status_code == mine.status_code == 202 and taken.json()["job"] != mine.json()["job"]
+    assert http.get(f"/api/v1/videos/{mine.json()['job']}", headers=device).status_code == 200
