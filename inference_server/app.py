@@ -28,6 +28,7 @@ from sqlmodel import Session, col, func, select, text
 from inference_server import auth, exports, runs, ui_api
 from inference_server.active_learning import ActiveLearningConfig, ServerRescorer
 from inference_server.active_learning import informative_queue as rank_informative
+from inference_server.body_limits import BodyLimit
 from inference_server.cases import STATES, TransitionError, file_or_attach, transition
 from inference_server.db import create_schema, make_engine
 from inference_server.deps import (
@@ -199,13 +200,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def refused(_: Request, error: RequestValidationError) -> JSONResponse:
         return JSONResponse({"detail": error_details(error.errors())}, 422)  # NaN in `input` would make it a 500
 
+    # innermost, so that its 413 is raised where the router reads (the http middlewares' task groups would wrap it)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_upload_bytes)
+
     @app.middleware("http")
-    async def limit_upload_size(request: Request, call_next: Any) -> Any:
-        length = request.headers.get("content-length")
-        if length is not None and length.isdigit() and int(length) > settings.max_upload_bytes:
-            return JSONResponse(
-                {"detail": f"request of {length} bytes is over the limit of {settings.max_upload_bytes}"}, 413
-            )
+    async def measure_latency(request: Request, call_next: Any) -> Any:
         started = time.perf_counter()
         response = await call_next(request)
         route = request.scope.get("route")

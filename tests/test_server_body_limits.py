@@ -1,0 +1,67 @@
+"""Request bodies over the limit (issue 19, row 2) against a real server: a chunked body without Content-Length is
+refused with 413 as soon as it passes the limit, not after it has all been read."""
+
+from __future__ import annotations
+
+import select
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import uvicorn
+
+from inference_server.app import add_device, create_app
+from inference_server.settings import Settings
+
+LIMIT = 1024 * 1024
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[tuple[int, str]]:
+    settings = Settings(data_dir=tmp_path / "data", max_upload_bytes=LIMIT)
+    key = add_device(settings, "car-1", "patrol_car")
+    server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=0, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    try:
+        yield server.servers[0].sockets[0].getsockname()[1], key
+    finally:
+        server.should_exit = True
+        thread.join(10)
+
+
+def _send_chunked(port: int, path: str, headers: dict[str, str], total: int) -> tuple[str, int]:
+    """POST up to `total` bytes of chunked body, stopping when the server answers; its status line and how many
+    bytes were sent by then."""
+    part = b'--x\r\nContent-Disposition: form-data; name="frame"; filename="f.jpg"\r\n\r\n'
+    chunk = b"y" * (64 * 1024)  # one file part that never ends
+    sent = 0
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as connection:
+        head = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+        connection.sendall(f"POST {path} HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n{head}\r\n".encode())
+        connection.sendall(f"{len(part):x}\r\n".encode() + part + b"\r\n")
+        while sent < total and not select.select([connection], [], [], 0)[0]:
+            try:
+                connection.sendall(f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n")
+            except (BrokenPipeError, ConnectionResetError):
+                break
+            sent += len(chunk)
+        answer = connection.recv(4096)
+    return answer.split(b"\r\n", 1)[0].decode(), sent
+
+
+@pytest.mark.parametrize("path", ["/api/v1/sightings", "/api/v1/sightings/batch", "/api/v1/frames"])
+def test_a_chunked_body_is_refused_as_soon_as_it_passes_the_limit(served: tuple[int, str], path: str) -> None:
+    port, key = served
+    headers = {"X-API-Key": key, "Idempotency-Key": "k1", "Content-Type": "multipart/form-data; boundary=x"}
+    status, sent = _send_chunked(port, path, headers, total=200 * 1024 * 1024)
+    assert status.endswith("413 Request Entity Too Large") or " 413 " in status, status
+    assert sent < 8 * LIMIT  # the answer came while the body was still coming, not after 200 MB
+
