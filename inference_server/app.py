@@ -42,6 +42,7 @@ from inference_server.deps import (
     session,
     user,
 )
+from inference_server.device_gate import DeviceGate
 from inference_server.evidence import (
     EvidenceError,
     check_evidence,
@@ -202,6 +203,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     # innermost, so that its 413 is raised where the router reads (the http middlewares' task groups would wrap it)
     app.add_middleware(BodyLimit, max_bytes=settings.max_upload_bytes)
+    app.add_middleware(DeviceGate, engine=engine)  # a device upload without a valid key: 401 before its body
 
     @app.middleware("http")
     async def measure_latency(request: Request, call_next: Any) -> Any:

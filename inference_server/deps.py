@@ -42,12 +42,21 @@ def hash_key(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
+NO_DEVICE_KEY = "a device API key is required (header X-API-Key)"
+UNKNOWN_DEVICE_KEY = "unknown or disabled device API key"
+
+
+def find_device(s: Session, api_key: str) -> Device | None:
+    """The active device with this API key, or None."""
+    return s.exec(select(Device).where(Device.key_hash == hash_key(api_key), Device.active)).first()
+
+
 def device(s: DbSession, x_api_key: Annotated[str | None, Header()] = None) -> Device:
     if not x_api_key:
-        raise HTTPException(401, "a device API key is required (header X-API-Key)")
-    found = s.exec(select(Device).where(Device.key_hash == hash_key(x_api_key), Device.active)).first()
+        raise HTTPException(401, NO_DEVICE_KEY)
+    found = find_device(s, x_api_key)
     if found is None:
-        raise HTTPException(401, "unknown or disabled device API key")
+        raise HTTPException(401, UNKNOWN_DEVICE_KEY)
     return found
 
 

@@ -65,3 +65,17 @@ def test_a_chunked_body_is_refused_as_soon_as_it_passes_the_limit(served: tuple[
     assert status.endswith("413 Request Entity Too Large") or " 413 " in status, status
     assert sent < 8 * LIMIT  # the answer came while the body was still coming, not after 200 MB
 
+
+@pytest.mark.parametrize("key", [None, "not-a-device-key"])
+@pytest.mark.parametrize("path", ["/api/v1/sightings", "/api/v1/sightings/batch", "/api/v1/frames", "/api/v1/videos"])
+def test_an_upload_without_a_valid_device_key_is_refused_before_its_body(
+    served: tuple[int, str], path: str, key: str | None
+) -> None:
+    """Issue 19, row 3: a 2 GB body without credentials was spooled to disk before the 401."""
+    port, _ = served
+    headers = {"Idempotency-Key": "k1", "Content-Type": "multipart/form-data; boundary=x"}
+    if key is not None:
+        headers["X-API-Key"] = key
+    status, sent = _send_chunked(port, path, headers, total=200 * 1024 * 1024)
+    assert " 401 " in status, status  # not 413: had the server read the body, it would have passed the limit first
+    assert sent < 8 * LIMIT  # answered while the body was still coming (what was sent sits in socket buffers)
