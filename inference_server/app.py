@@ -71,7 +71,7 @@ from inference_server.tables import (
     User,
     VideoJob,
 )
-from inference_server.videos import UploadRefused, VideoWorker, keep_upload
+from inference_server.videos import Upload, UploadRefused, VideoWorker, keep_upload
 from inference_server.wire import Box, Heading, Label, Latitude, Longitude, Score, UnixTime, error_details
 from vision.errors import ImageError
 from vision.images import ImageLimits, decode_image
@@ -743,7 +743,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         save(s, job.device_id, key, record_json, record, Path(sighting.frame.path).read_bytes(),
              Path(sighting.crop.path).read_bytes())  # fmt: skip
 
-    worker = VideoWorker(engine, server_detector, save_video_sighting)
+    worker = VideoWorker(engine, server_detector, save_video_sighting, max_pixels=settings.max_image_pixels)
 
     @app.post("/api/v1/videos", status_code=202)
     def upload_video(
@@ -764,8 +764,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         except ValidationError as error:
             raise HTTPException(422, error_details(error.errors())) from error
         try:
-            track, track_name = (gps.file.read(), gps.filename or "track.gpx") if gps is not None else (None, "")
-            kept = keep_upload(settings.data_dir / "videos", video.file.read(), video.filename or "", track, track_name)
+            upload = Upload(video.file.read(), video.filename or "")
+            if gps is not None:
+                upload = Upload(upload.video, upload.video_name, gps.file.read(), gps.filename or "track.gpx")
+            kept = keep_upload(settings.data_dir / "videos", upload, settings.max_image_pixels)
         except UploadRefused as error:
             raise unprocessable(str(error)) from error
         job = VideoJob(

@@ -23,6 +23,7 @@ from inference_server.tables import VideoJob
 from vision.errors import StreetWatchError
 from vision.frames import VideoFileSource, sample_by_time
 from vision.gps import read_track
+from vision.images import ImageLimits
 from vision.pipeline import run_pipeline
 from vision.sightings import Location, Sighting, SightingAggregator
 from vision.taxonomy import load_taxonomy
@@ -53,22 +54,32 @@ def public_message(error: Exception, names: dict[Path, str]) -> str:
     return message
 
 
-def keep_upload(folder: Path, video: bytes, video_name: str, track: bytes | None, track_name: str) -> KeptUpload:
+@dataclass(frozen=True)
+class Upload:
+    """What a device sent: the video and, if any, its GPS track, with the file names it gave them."""
+
+    video: bytes
+    video_name: str
+    track: bytes | None = None
+    track_name: str = "track.gpx"
+
+
+def keep_upload(folder: Path, upload: Upload, max_pixels: int) -> KeptUpload:
     """Check a video and its GPS track from scratch files, then keep both content-addressed in `folder`.
 
-    A refused upload (`UploadRefused`) leaves nothing in `folder`. The track is named by its own sha256, not the
-    video's: two uploads of one video with different tracks keep both, and a refused track never stands in the way
-    of a good one sent later.
+    A refused upload (`UploadRefused`: not a video, frames over `max_pixels`, a bad track) leaves nothing in
+    `folder`. The track is named by its own sha256, not the video's: two uploads of one video with different tracks
+    keep both, and a refused track never stands in the way of a good one sent later.
     """
-    suffix = Path(video_name or "video.mp4").suffix.lower() or ".mp4"
+    suffix = Path(upload.video_name or "video.mp4").suffix.lower() or ".mp4"
     if suffix not in VIDEO_SUFFIXES:
         raise UploadRefused(f"unsupported video type {suffix}; expected one of {', '.join(VIDEO_SUFFIXES)}")
-    track_suffix = Path(track_name or "track.gpx").suffix.lower()
-    scratch: dict[Path, str] = {scratch_file(folder, video, suffix): "video"}
+    track_suffix = Path(upload.track_name or "track.gpx").suffix.lower()
+    scratch: dict[Path, str] = {scratch_file(folder, upload.video, suffix): "video"}
     try:
-        VideoFileSource(next(iter(scratch)))  # opens and has frames, or a clear error
-        if track is not None:
-            track_file = scratch_file(folder, track, track_suffix)
+        VideoFileSource(next(iter(scratch)), max_pixels=max_pixels)  # opens, frames within the limit, or an error
+        if upload.track is not None:
+            track_file = scratch_file(folder, upload.track, track_suffix)
             scratch[track_file] = "gps track"
             read_track(track_file)
     except (StreetWatchError, ValueError) as error:
@@ -76,19 +87,20 @@ def keep_upload(folder: Path, video: bytes, video_name: str, track: bytes | None
     finally:
         for file in scratch:
             file.unlink(missing_ok=True)
-    digest = hashlib.sha256(video).hexdigest()
-    kept_video = store_file(folder, f"{digest}{suffix}", video, incoming=folder)
-    if track is None:
+    digest = hashlib.sha256(upload.video).hexdigest()
+    kept_video = store_file(folder, f"{digest}{suffix}", upload.video, incoming=folder)
+    if upload.track is None:
         return KeptUpload(kept_video, digest, None)
-    track_sha = hashlib.sha256(track).hexdigest()
-    return KeptUpload(
-        kept_video, digest, store_file(folder, f"track-{track_sha}{track_suffix}", track, incoming=folder)
-    )
+    track_name = f"track-{hashlib.sha256(upload.track).hexdigest()}{track_suffix}"
+    return KeptUpload(kept_video, digest, store_file(folder, track_name, upload.track, incoming=folder))
 
 
 class VideoWorker:
-    def __init__(self, engine: Engine, detector: Callable[[], Any], save: SaveSighting, fps: float = 5.0) -> None:
+    def __init__(
+        self, engine: Engine, detector: Callable[[], Any], save: SaveSighting, fps: float = 5.0, max_pixels: int = 0
+    ) -> None:
         self.engine, self.detector, self.save, self.fps = engine, detector, save, fps
+        self.max_pixels = max_pixels or ImageLimits.max_pixels  # per frame, by the video's header
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
@@ -128,7 +140,7 @@ class VideoWorker:
         saved = 0
         try:
             track = read_track(Path(job.gps_path)) if job.gps_path else None
-            source = VideoFileSource(job.video_path, start_time=job.start_time)
+            source = VideoFileSource(job.video_path, start_time=job.start_time, max_pixels=self.max_pixels)
             if track is not None and source.duration is not None:
                 track.check_covers(job.start_time, job.start_time + source.duration)
 

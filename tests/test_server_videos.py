@@ -122,3 +122,13 @@ def test_a_video_key_belongs_to_its_device(server, tmp_path: Path) -> None:  # t
     mine = _upload(http, device, "v1", video)
     assert taken.status_code == mine.status_code == 202 and taken.json()["job"] != mine.json()["job"]
     assert http.get(f"/api/v1/videos/{mine.json()['job']}", headers=device).status_code == 200
+
+
+def test_a_video_whose_frames_are_over_the_configured_pixel_limit_is_refused(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path / "data", model="coco-yolov8n", max_image_pixels=1000)
+    device = {"X-API-Key": add_device(settings, "car-1", "patrol_car")}
+    with TestClient(create_app(settings)) as http:
+        response = _upload(http, device, "v1", _video(tmp_path / "drive.mp4"))  # 64 x 48 = 3,072 px a frame
+    assert response.status_code == 422
+    assert "64x48 px frames = 3072 pixels, more than the limit of 1000" in response.text
+    assert str(tmp_path) not in response.text and _kept(settings) == []

@@ -30,7 +30,7 @@ import cv2
 import numpy as np
 
 from vision.errors import ImageError, StreetWatchError
-from vision.images import ImageArray, load_image
+from vision.images import ImageArray, ImageLimits, load_image
 
 logger = logging.getLogger(__name__)
 
@@ -66,11 +66,12 @@ class SourceStats:
 class VideoFileSource:
     """Frames of a video file, decoded by OpenCV's FFmpeg backend (mp4/H.264, avi/MJPEG, webm/VP8, …).
 
-    A file that cannot be opened or has no decodable frame is a `FrameSourceError`; a file that ends early
+    A file that cannot be opened, has no decodable frame or frames over `max_pixels` (by its header, before any is
+    decoded) is a `FrameSourceError`; a file that ends early
     (truncated) yields what it has and sets `stats.truncated`, logged.
     """
 
-    def __init__(self, path: Path | str, start_time: float = 0.0) -> None:
+    def __init__(self, path: Path | str, start_time: float = 0.0, max_pixels: int = ImageLimits.max_pixels) -> None:
         self.path = Path(path)
         self.start_time = start_time
         self.stats = SourceStats()
@@ -80,6 +81,12 @@ class VideoFileSource:
         try:
             if not capture.isOpened():
                 raise FrameSourceError(f"{self.path}: not a video OpenCV/FFmpeg can open (corrupt or unknown format)")
+            width, height = int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)), int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT))
+            if width * height > max_pixels:  # from the container's header, before a frame is decoded
+                raise FrameSourceError(
+                    f"{self.path}: {width}x{height} px frames = {width * height} pixels, more than the limit of "
+                    f"{max_pixels}"
+                )
             self.fps = float(capture.get(cv2.CAP_PROP_FPS)) or 0.0
             self.frame_count = int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
         finally:
