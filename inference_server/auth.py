@@ -11,7 +11,8 @@ from datetime import UTC, datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import VerifyMismatchError
-from sqlmodel import Session, select
+from sqlalchemy import delete
+from sqlmodel import Session, col, select
 
 from inference_server.tables import Token, User
 
@@ -52,12 +53,19 @@ def login(session: Session, username: str, password: str) -> str | None:
         _hasher.verify(user.password_hash, password)
     except VerifyMismatchError:
         return None
+    purge_expired(session)
     token = secrets.token_urlsafe(32)
     session.add(
         Token(token_hash=_sha(token), user_id=user.id or 0, expires=datetime.now(UTC) + timedelta(hours=TOKEN_HOURS))
     )
     session.commit()
     return token
+
+
+def purge_expired(session: Session) -> int:
+    """Delete tokens past their expiry (at each sign-in, so the table holds only live sessions); how many."""
+    result = session.execute(delete(Token).where(col(Token.expires) < datetime.now(UTC)))
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 def user_for_token(session: Session, token: str) -> User | None:

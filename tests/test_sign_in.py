@@ -74,3 +74,21 @@ def test_each_failure_past_the_limit_doubles_the_wait() -> None:
     assert waits == [0, 0, 60, 120, 240, 480]
     limiter.succeeded("a", "admin")
     assert not limiter.blocked("a", "admin")
+
+
+def test_expired_tokens_are_purged_at_the_next_sign_in(app: FastAPI) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from sqlmodel import Session, select
+
+    from inference_server.tables import Token
+
+    with TestClient(app) as http:
+        with Session(app.state.engine) as s:
+            s.add(Token(token_hash="old", user_id=1, expires=datetime.now(UTC) - timedelta(minutes=1)))
+            s.add(Token(token_hash="live", user_id=1, expires=datetime.now(UTC) + timedelta(hours=1)))
+            s.commit()
+        assert _sign_in(http, "admin", PASSWORD) == 200
+        with Session(app.state.engine) as s:
+            kept = {t.token_hash for t in s.exec(select(Token)).all()}
+    assert "old" not in kept and "live" in kept and len(kept) == 2  # the live one and the new sign-in's
