@@ -30,6 +30,7 @@ from inference_server.active_learning import ActiveLearningConfig, ServerRescore
 from inference_server.active_learning import informative_queue as rank_informative
 from inference_server.body_limits import BodyLimit
 from inference_server.cases import STATES, TransitionError, file_or_attach, transition
+from inference_server.credential_gate import CredentialGate
 from inference_server.db import create_schema, make_engine
 from inference_server.deps import (
     CSRF_COOKIE,
@@ -42,10 +43,11 @@ from inference_server.deps import (
     session,
     user,
 )
-from inference_server.device_gate import DeviceGate
 from inference_server.evidence import (
     EvidenceError,
+    Part,
     check_evidence,
+    check_part,
     close_areas,
     evidence_path,
     store,
@@ -174,7 +176,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     settings.make_data_dir()
     engine = make_engine(settings.url)
-    limits = ImageLimits(max_bytes=settings.max_upload_bytes, max_pixels=settings.max_image_pixels)
+    limits = ImageLimits(max_bytes=settings.max_evidence_bytes, max_pixels=settings.max_image_pixels)
     areas = load_areas(settings.districts)
     metrics = Metrics()
 
@@ -203,7 +205,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     # innermost, so that its 413 is raised where the router reads (the http middlewares' task groups would wrap it)
     app.add_middleware(BodyLimit, max_bytes=settings.max_upload_bytes)
-    app.add_middleware(DeviceGate, engine=engine)  # a device upload without a valid key: 401 before its body
+    app.add_middleware(CredentialGate, engine=engine)  # a body without valid credentials: 401 before it is read
 
     @app.middleware("http")
     async def measure_latency(request: Request, call_next: Any) -> Any:
@@ -450,10 +452,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         case = s.get(Case, case_id)
         if case is None:
             raise HTTPException(404, f"no case {case_id}")
-        data = photo.file.read()
         try:
+            data = Part.of(photo.file).read_within(limits.max_bytes, "photo")
             decode_image(data, limits, "photo")
-        except ImageError as error:
+        except (ImageError, EvidenceError) as error:
             raise unprocessable(str(error)) from error
         digest = hashlib.sha256(data).hexdigest()
         store(settings.evidence_dir, digest, data)
@@ -502,9 +504,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ).first()
         if existing is not None:
             return _repeat(existing, metadata_sha)
-        frame_bytes = frame if isinstance(frame, bytes) else frame.read()
-        crop_bytes = crop if isinstance(crop, bytes) else crop.read()
-        try:
+        try:  # an uploaded part over the evidence limit is refused before it is read into memory
+            frame_bytes = frame if isinstance(frame, bytes) else Part.of(frame).read_within(limits.max_bytes, "frame")
+            crop_bytes = crop if isinstance(crop, bytes) else Part.of(crop).read_within(limits.max_bytes, "crop")
             frame_sha = check_evidence(frame_bytes, record.frame.sha256, "frame", limits)
             crop_sha = check_evidence(crop_bytes, record.crop.sha256, "crop", limits)
         except EvidenceError as error:
@@ -573,10 +575,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             raise unprocessable(f"sightings: not JSON ({error})") from error
         if not isinstance(raw, list) or not 1 <= len(raw) <= MAX_BATCH:
             raise unprocessable(f"sightings: a JSON array of 1 to {MAX_BATCH} sightings")
-        files: dict[str, bytes] = {}
-        for upload in evidence:
-            data = upload.file.read()
-            files[hashlib.sha256(data).hexdigest()] = data
+        files = {part.sha256: part for part in (Part.of(upload.file) for upload in evidence)}  # hashed, not held
         answers: list[BatchItemOut] = []
         accepted: list[tuple[BatchItemOut, SightingIn, Sighting]] = []
         checked: set[str] = set()
@@ -615,7 +614,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                     if sha not in checked:
                         if sha not in files:
                             raise EvidenceError(f"{name}: no evidence file with sha256 {sha} in the request")
-                        check_evidence(files[sha], sha, name, limits)
+                        check_part(files[sha], sha, name, limits)
                         checked.add(sha)
             except EvidenceError as error:
                 answer.error = str(error)
@@ -686,10 +685,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         earlier = frame_rows(s, sender.id or 0, idempotency_key)
         if earlier:
             return [r for r in earlier if not r.idempotency_key.endswith("#none")]
-        data = image.file.read()
         try:
+            data = Part.of(image.file).read_within(limits.max_bytes, "image")
             pixels = decode_image(data, limits, "image")
-        except ImageError as error:
+        except (ImageError, EvidenceError) as error:
             raise unprocessable(str(error)) from error
         detector, model_reference = served.current()  # the pair: a swap mid-request cannot mislabel its sightings
         found = detector.detect(pixels)

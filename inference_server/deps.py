@@ -44,6 +44,8 @@ def hash_key(key: str) -> str:
 
 NO_DEVICE_KEY = "a device API key is required (header X-API-Key)"
 UNKNOWN_DEVICE_KEY = "unknown or disabled device API key"
+NOT_SIGNED_IN = "sign in first (POST /api/v1/auth/session or /api/v1/auth/token)"
+UNKNOWN_SESSION = "the session is unknown or expired; sign in again"
 
 
 def find_device(s: Session, api_key: str) -> Device | None:
@@ -75,6 +77,13 @@ def csrf_token(secret: bytes, session_token: str) -> str:
     return hmac.new(secret, session_token.encode(), hashlib.sha256).hexdigest()
 
 
+def find_user(s: Session, authorization: str | None, sw_session: str | None) -> User | None:
+    """The active user of a bearer token (`Authorization: Bearer …`, first) or a session cookie, or None."""
+    if authorization and authorization.startswith("Bearer "):
+        return auth.user_for_token(s, authorization.removeprefix("Bearer "))
+    return auth.user_for_token(s, sw_session) if sw_session else None
+
+
 def user(
     request: Request,
     s: DbSession,
@@ -82,18 +91,16 @@ def user(
     sw_session: Annotated[str | None, Cookie()] = None,
     x_csrf_token: Annotated[str | None, Header()] = None,
 ) -> User:
-    if authorization and authorization.startswith("Bearer "):
-        found = auth.user_for_token(s, authorization.removeprefix("Bearer "))
-    elif sw_session:
-        if request.method not in SAFE_METHODS:
-            expected = csrf_token(request.app.state.secret, sw_session)
-            if not x_csrf_token or not hmac.compare_digest(x_csrf_token, expected):
-                raise HTTPException(403, f"a signed-in browser request that changes data needs {CSRF_HEADER}")
-        found = auth.user_for_token(s, sw_session)
-    else:
-        raise HTTPException(401, "sign in first (POST /api/v1/auth/session or /api/v1/auth/token)")
+    bearer = authorization is not None and authorization.startswith("Bearer ")
+    if not bearer and not sw_session:
+        raise HTTPException(401, NOT_SIGNED_IN)
+    if not bearer and sw_session and request.method not in SAFE_METHODS:
+        expected = csrf_token(request.app.state.secret, sw_session)
+        if not x_csrf_token or not hmac.compare_digest(x_csrf_token, expected):
+            raise HTTPException(403, f"a signed-in browser request that changes data needs {CSRF_HEADER}")
+    found = find_user(s, authorization, sw_session)
     if found is None:
-        raise HTTPException(401, "the session is unknown or expired; sign in again")
+        raise HTTPException(401, UNKNOWN_SESSION)
     return found
 
 

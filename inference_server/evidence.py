@@ -18,9 +18,11 @@ import secrets
 import shutil
 import tempfile
 import threading
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TextIO
+from typing import BinaryIO, TextIO
 
 from vision.errors import ImageError
 from vision.images import ImageLimits, decode_image
@@ -42,6 +44,44 @@ def check_evidence(data: bytes, claimed_sha256: str, name: str, limits: ImageLim
     return digest
 
 
+CHUNK = 1024 * 1024  # bytes per read when hashing an upload
+
+
+@dataclass(frozen=True)
+class Part:
+    """An uploaded evidence file where the request's parser left it (a spooled temporary file: on disk past 1 MiB),
+    with its size and sha256 taken in 1 MiB reads. Its bytes are read only to check and to store it, one part at a
+    time, so a batch never holds all its files in memory at once."""
+
+    file: BinaryIO
+    size: int
+    sha256: str
+
+    @classmethod
+    def of(cls, file: BinaryIO) -> Part:
+        file.seek(0)
+        digest, size = hashlib.sha256(), 0
+        while chunk := file.read(CHUNK):
+            digest.update(chunk)
+            size += len(chunk)
+        return cls(file, size, digest.hexdigest())
+
+    def read(self) -> bytes:
+        self.file.seek(0)
+        return self.file.read()
+
+    def read_within(self, max_bytes: int, name: str) -> bytes:
+        """Its bytes, or an `EvidenceError` without reading them when it is over `max_bytes`."""
+        if self.size > max_bytes:
+            raise EvidenceError(f"{name}: {self.size} bytes is larger than the limit of {max_bytes} bytes")
+        return self.read()
+
+
+def check_part(part: Part, claimed_sha256: str, name: str, limits: ImageLimits) -> str:
+    """`check_evidence` of an uploaded part; one over the byte limit is refused before it is read into memory."""
+    return check_evidence(part.read_within(limits.max_bytes, name), claimed_sha256, name, limits)
+
+
 def evidence_path(root: Path, sha256: str) -> Path:
     return root / sha256[:2] / f"{sha256}.jpg"
 
@@ -51,13 +91,19 @@ def store(root: Path, sha256: str, data: bytes) -> Path:
     return store_file(root / sha256[:2], f"{sha256}.jpg", data, incoming=root)
 
 
-def store_many(root: Path, files: dict[str, bytes]) -> None:
-    """`store` each of {sha256: bytes}, several at a time: file creation and fsync wait on the disk, not the CPU."""
-    if len(files) <= 2:
-        for sha256, data in files.items():
-            store(root, sha256, data)
+def store_many(root: Path, parts: Mapping[str, Part]) -> None:
+    """`store` each of {sha256: part}, several at a time (file creation and fsync wait on the disk, not the CPU);
+    each writer reads its part's bytes itself, so at most as many files as writers are in memory."""
+
+    def write(sha256: str) -> None:
+        if not evidence_path(root, sha256).exists():  # a retry's files are there already: no need to read them
+            store(root, sha256, parts[sha256].read())
+
+    if len(parts) <= 2:
+        for sha256 in parts:
+            write(sha256)
         return
-    list(_writers.map(lambda item: store(root, *item), files.items()))
+    list(_writers.map(write, parts))
 
 
 _writers = ThreadPoolExecutor(max_workers=8, thread_name_prefix="evidence-writer")

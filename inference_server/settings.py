@@ -25,6 +25,9 @@ class Settings(BaseSettings):
         default=None, description="tile wide frames and videos for small objects (default: as the model's card says)"
     )
     max_upload_bytes: int = Field(default=20 * 1024 * 1024, description="one request, all parts")
+    max_evidence_bytes: int = Field(
+        default=10 * 1024 * 1024, description="per evidence file (frame, crop, photo): a part over it is not read"
+    )
     max_image_pixels: int = Field(default=50_000_000, description="per evidence image")
     districts: Path | None = Field(
         default=None, description="GeoJSON of districts/streets (properties district, street)"

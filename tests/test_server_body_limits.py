@@ -79,3 +79,22 @@ def test_an_upload_without_a_valid_device_key_is_refused_before_its_body(
     status, sent = _send_chunked(port, path, headers, total=200 * 1024 * 1024)
     assert " 401 " in status, status  # not 413: had the server read the body, it would have passed the limit first
     assert sent < 8 * LIMIT  # answered while the body was still coming (what was sent sits in socket buffers)
+
+
+@pytest.mark.parametrize(
+    "credentials",
+    [{}, {"Authorization": "Bearer not-a-token"}, {"Cookie": "sw_session=not-a-session"}, {"X-API-Key": "a-device"}],
+    ids=["none", "bearer", "cookie", "device-key"],
+)
+@pytest.mark.parametrize("path", ["/api/v1/cases/1/photos", "/api/v1/sightings/1/decision", "/api/v1/ui/review/undo"])
+def test_a_body_for_people_without_a_live_session_is_refused_before_it_is_read(
+    served: tuple[int, str], path: str, credentials: dict[str, str]
+) -> None:
+    """Issue 19, row 3, on the routes for people: a case photo's multipart body was parsed before the 401."""
+    port, key = served
+    headers = {"Content-Type": "multipart/form-data; boundary=x", **credentials}
+    if "X-API-Key" in headers:
+        headers["X-API-Key"] = key  # a valid device key is not a person's sign-in
+    status, sent = _send_chunked(port, path, headers, total=200 * 1024 * 1024)
+    assert " 401 " in status, status
+    assert sent < 8 * LIMIT

@@ -16,6 +16,7 @@ import uvicorn
 from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
+from inference_server import evidence
 from inference_server.app import add_device, create_app
 from inference_server.db import make_engine
 from inference_server.evidence import evidence_path
@@ -358,3 +359,31 @@ def test_idempotency_keys_belong_to_their_device(settings: Settings, tmp_path: P
         rows = sorted((row.device_id, row.idempotency_key) for row in s.exec(select(Sighting)))
     engine.dispose()
     assert rows == sorted([(1, key), (1, batch_key), (2, key), (2, batch_key)])
+
+
+def test_an_evidence_part_over_its_limit_is_refused_unread(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 19, row 2: a file part over `max_evidence_bytes` is refused by its spooled size, never read into
+    memory, alone or in a batch; the batch's other sightings are stored."""
+    small, big = make_sightings(tmp_path / "ev", 2)
+    limit = max(Path(p.path).stat().st_size for p in (small.frame, small.crop)) + 1
+    settings = Settings(data_dir=tmp_path / "data", max_evidence_bytes=limit)
+    key = add_device(settings, "car-1", "patrol_car")
+    oversized = cv2.imencode(".png", np.random.default_rng(0).integers(0, 255, (200, 200, 3), np.uint8))[1].tobytes()
+    assert len(oversized) > limit
+    read_sizes: list[int] = []
+    original = evidence.Part.read
+    monkeypatch.setattr(evidence.Part, "read", lambda self: read_sizes.append(self.size) or original(self))
+    record = {**json.loads(big.to_json()), "frame": {"sha256": hashlib.sha256(oversized).hexdigest()}}
+    crop = Path(big.crop.path).read_bytes()
+    with TestClient(create_app(settings)) as http:
+        alone = http.post("/api/v1/sightings", data={"metadata": json.dumps(record)},
+                          files={"frame": ("f.png", oversized, "image/png"), "crop": ("c.jpg", crop, "image/jpeg")},
+                          headers={"X-API-Key": key, "Idempotency-Key": "alone"})  # fmt: skip
+        assert alone.status_code == 422 and "larger than the limit" in alone.text, alone.text
+        parts = (oversized, crop, Path(small.frame.path).read_bytes(), Path(small.crop.path).read_bytes())
+        files = [("evidence", ("x", data, "image/jpeg")) for data in parts]
+        body = {"sightings": json.dumps([record, json.loads(small.to_json())])}
+        answers = http.post("/api/v1/sightings/batch", data=body, files=files, headers={"X-API-Key": key}).json()
+    assert [a["status"] for a in answers] == [422, 201], answers
+    assert "frame: " in answers[0]["error"] and "larger than the limit" in answers[0]["error"]
+    assert read_sizes and max(read_sizes) <= limit  # only parts within the limit were ever read
