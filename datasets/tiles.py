@@ -88,7 +88,7 @@ def cut_tiles(spec: TileSpec, frames: list[Example], source: SourceConfig, seed:
         source_boxes = source_labels(frame, source)
         negatives = source_boxes.xyxy(width, height)[np.isin(source_boxes.class_ids, list(negative_ids))]
         for index, window in enumerate(tile_grid(image.shape, (spec.tile_size, spec.tile_size), spec.overlap)):
-            labels, visible = _tile_labels(boxes, frame.labels.class_ids, window, spec.min_visible)
+            labels, visible = tile_labels(boxes, frame.labels.class_ids, window, spec.min_visible)
             has_negative = bool((_clip(negatives, window)[1] >= spec.min_visible).any())
             keep = len(labels.class_ids) > 0 or has_negative or rng.random() < spec.empty_share
             if not keep:
@@ -132,9 +132,13 @@ def _clip(
     return clipped - [x0, y0, x0, y0], share
 
 
-def _tile_labels(
+def tile_labels(
     boxes: npt.NDArray[np.float64], class_ids: npt.NDArray[np.int64], window: npt.NDArray[np.int64], min_visible: float
 ) -> tuple[Labels, list[float]]:
+    """The boxes (frame pixels) a window shows, as its labels, and the share of each kept box it shows.
+
+    A box is kept when the window shows at least `min_visible` of its area and the shown part is no sliver.
+    """
     clipped, share = _clip(boxes, window)
     sides = clipped[:, 2:] - clipped[:, :2]
     keep = (share >= min_visible) & (sides.min(axis=1) >= SMALLEST_SIDE_PX)

@@ -256,7 +256,7 @@ def compose_stalls(
             continue
         if any(_overlap(box, b) > 0.05 * max(1.0, _area(b)) or _overlap(box, b) > 0.1 * _area(box) for b in blockers):
             continue
-        out = _composite(rng, out, sprite, scale, ox, oy)
+        out = composite_sprite(rng, out, sprite, scale, ox, oy)
         xyxy = (int(box[0]), int(box[1]), int(np.ceil(box[2])), int(np.ceil(box[3])))
         blockers.append(box)  # the next stall does not stand in this one
         placed.append(
@@ -276,8 +276,13 @@ def _overlap(a: tuple[float, ...], b: tuple[float, ...]) -> float:
     return _area((max(a[0], b[0]), max(a[1], b[1]), min(a[2], b[2]), min(a[3], b[3])))
 
 
-def _composite(rng: np.random.Generator, image: Array, sprite: Sprite, scale: float, ox: float, oy: float) -> Array:
-    """Alpha-composite the scaled sprite (stall and shadow) at (ox, oy), relit to the photo and re-grained."""
+def composite_sprite(
+    rng: np.random.Generator, image: Array, sprite: Sprite, scale: float, ox: float, oy: float
+) -> Array:
+    """Alpha-composite the scaled sprite (stall and shadow) at (ox, oy), relit to the photo and re-grained.
+
+    `image` is float32 and is changed in place; also used by the patrol-view composer (datasets/compose).
+    """
     h, w = image.shape[:2]
     sh, sw = sprite.bgra.shape[:2]
     size = (max(1, round(sw * scale)), max(1, round(sh * scale)))
