@@ -14,6 +14,8 @@ import numpy as np
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
+from datasets.compose.frames import ComposeInputs, compose_tiles
+from datasets.compose.spec import ComposeSpec, check_sources
 from datasets.fingerprints import sha256_bytes
 from datasets.importers import Example, SourceConfig, SourceImport, import_source, load_source_config
 from datasets.manifest import Manifest, ManifestEntry
@@ -41,6 +43,9 @@ class BuildConfig(BaseModel):
     limit_per_source: int | None = Field(default=None, ge=1, description="random subset per source (quick builds)")
     synthetic: tuple[SyntheticSpec, ...] = Field(default=(), description="generators run on real backgrounds")
     tiles: tuple[TileSpec, ...] = Field(default=(), description="tiles cut from a source's wide frames")
+    compose: tuple[ComposeSpec, ...] = Field(
+        default=(), description="objects composed at patrol-view sizes onto a source's frames, cut into tiles"
+    )
 
 
 def load_build_config(path: Path) -> tuple[BuildConfig, str]:
@@ -55,8 +60,9 @@ def build_dataset(
     """Import, de-duplicate, compose and write the dataset under `out_root/<name>/`; never overwrites a version.
 
     `occluders` (the COCO model) marks people, cars and other objects in front of walls, where synthetic ads
-    must not be pasted; without it only the photos' own labels guide placement. Renders reused between builds
-    (3D street stalls) are cached in `$STREETWATCH_CACHE_DIR/renders` (default ~/.cache/streetwatch/renders).
+    must not be pasted, and the parked cars and people of patrol frames, which composed objects must not cover;
+    without it only the photos' own labels guide placement. Renders reused between builds (3D street stalls) are
+    cached in `$STREETWATCH_CACHE_DIR/renders` (default ~/.cache/streetwatch/renders).
     """
     config, config_sha = load_build_config(config_path)
     target = out_root / config.name
@@ -66,6 +72,8 @@ def build_dataset(
     sources = {source.name: source for source in map(load_source_config, config.sources)}
     if len(sources) != len(config.sources):
         raise ValueError(f"a build names each source once, got {list(config.sources)}")
+    for compose_spec in config.compose:  # before the long import: a wrong name fails at once
+        check_sources(compose_spec, sources, taxonomy.names)
     imports = [_import(source, taxonomy, datasets_root, config) for source in sources.values()]
     kept, duplicates = drop_cross_source_duplicates([e for imp in imports for e in imp.examples])
     staging = out_root / f".{config.name}.partial"
@@ -96,6 +104,12 @@ def build_dataset(
         seed = config.seed + len(config.synthetic) + index
         for tile in cut_tiles(tile_spec, frames, sources[tile_spec.source], seed):
             entry = Entry(tile.name, tile.frame, tile.jpeg, tile.labels, f"tiles/{tile_spec.source}")
+            entries.append(_write_entry(staging, taxonomy.names, entry))
+            records.append({"image": entries[-1].image, **tile.record})
+    for index, compose_spec in enumerate(config.compose):
+        seed = config.seed + len(config.synthetic) + len(config.tiles) + index
+        for tile in compose_tiles(compose_spec, ComposeInputs(kept, sources, taxonomy, occluders), seed):
+            entry = Entry(tile.name, tile.frame, tile.jpeg, tile.labels, f"compose/{compose_spec.backgrounds}")
             entries.append(_write_entry(staging, taxonomy.names, entry))
             records.append({"image": entries[-1].image, **tile.record})
     (staging / "synthetic.jsonl").write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records))

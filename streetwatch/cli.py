@@ -203,7 +203,8 @@ def dataset_build(
 
     try:
         # The COCO model tells the generators where people and cars stand in front of the walls.
-        needs_occluders = bool(load_build_config(config)[0].synthetic)
+        build_config = load_build_config(config)[0]
+        needs_occluders = bool(build_config.synthetic or build_config.compose)
         occluders = OnnxDetector(model_file(COCO_MODEL, ModelFormat.ONNX)) if needs_occluders else None
         target, manifest = build_dataset(config, out, occluders=occluders)
     except (StreetWatchError, ValueError, FileNotFoundError, FileExistsError, RenderUnavailable) as error:
