@@ -28,6 +28,8 @@ ROUNDNESS = 2.5  # exponent of the rounded shape the mask follows: 2 an ellipse,
 # The mask is opaque inside FADE[0] of the rounded shape's radius and transparent beyond FADE[1]: the pile's
 # middle is pasted whole, the donor's ground in the box's corners hardly at all (alpha 0.5 at ~0.98 of the box).
 FADE = (0.8, 1.15)
+CORE = 0.6  # inside this share of the radius the object is pasted whole, whatever its colour
+GROUND_DISTANCE = (10.0, 30.0)  # CIELAB distance from the donor's ground colour: fully ground, fully object
 MAX_UPSCALE = 1.5  # a donor box is not enlarged more than this: it would look soft
 SHARPNESS_BLOCK = 32  # px: blocks the frame's sharpness is measured in
 SHARPEST = 98  # percentile of the frame's blocks whose detail a cut-out may match (its sharpest textures)
@@ -83,13 +85,18 @@ def cut_out(image: Array, box: Box) -> Cutout:
     x0, y0 = max(0, int(np.floor(box[0] - MARGIN * bw))), max(0, int(np.floor(box[1] - MARGIN * bh)))
     x1, y1 = min(w, int(np.ceil(box[2] + MARGIN * bw))), min(h, int(np.ceil(box[3] + MARGIN * bh)))
     inner = (box[0] - x0, box[1] - y0, box[2] - x0, box[3] - y0)
-    return Cutout(image[y0:y1, x0:x1].astype(np.float32), feather((y1 - y0, x1 - x0), inner), inner)
+    crop = image[y0:y1, x0:x1]
+    return Cutout(crop.astype(np.float32), feather(crop, inner), inner)
 
 
-def feather(shape: tuple[int, int], box: Box) -> Array:
+def feather(crop: Array, box: Box) -> Array:
     """A mask opaque over the core of `box`'s rounded inscribed shape, fading out towards the box's corners and
-    edges and over the margin, and at the crop's border where the donor photo ended before the margin did."""
-    h, w = shape
+    edges and over the margin, and at the crop's border where the donor photo ended before the margin did.
+
+    Between the core and the edge, pixels of the donor's ground colour (the median colour outside the rounded
+    shape) fade out too, so the pile keeps its own outline rather than a disc of another street's pavement.
+    """
+    h, w = crop.shape[:2]
     yy, xx = np.mgrid[0:h, 0:w].astype(np.float32) + 0.5
     half_w, half_h = max(0.5, (box[2] - box[0]) / 2), max(0.5, (box[3] - box[1]) / 2)
     u = np.abs(xx - (box[0] + box[2]) / 2) / half_w
@@ -99,7 +106,20 @@ def feather(shape: tuple[int, int], box: Box) -> Array:
     ramp = max(2.0, MARGIN * min(half_w, half_h))
     border = np.minimum(np.minimum(xx, w - xx), np.minimum(yy, h - yy)) / ramp
     fade = np.minimum(fade, np.clip(border, 0.0, 1.0))
-    return np.asarray(fade * fade * (3 - 2 * fade), np.float32)  # smoothstep: no visible edge where it starts
+    fade = fade * (1.0 - np.clip((radius - CORE) / (1.0 - CORE), 0.0, 1.0) * (1.0 - _unlike_ground(crop, radius)))
+    return np.asarray(fade * fade * (3 - 2 * fade), np.float32)
+
+
+def _unlike_ground(crop: Array, radius: Array) -> Array:
+    """Per pixel, 0 where it has the colour of the donor's ground around the object, rising to 1 where it differs."""
+    lab = cv2.cvtColor(cv2.GaussianBlur(crop, (0, 0), 1.0), cv2.COLOR_BGR2LAB).astype(np.float32)
+    outside = lab[radius > 1.0]
+    if len(outside) < 16:
+        return np.ones(radius.shape, np.float32)
+    distance = np.linalg.norm(lab - np.median(outside, axis=0), axis=2)
+    return np.asarray(
+        np.clip((distance - GROUND_DISTANCE[0]) / (GROUND_DISTANCE[1] - GROUND_DISTANCE[0]), 0, 1)
+    )  # smoothstep: no visible edge where it starts
 
 
 def frame_sharpness(image: Array) -> float:

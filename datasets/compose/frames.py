@@ -56,12 +56,21 @@ def compose_tiles(spec: ComposeSpec, inputs: ComposeInputs, seed: int) -> Iterat
         frames = sorted(random.Random(seed).sample(frames, spec.max_backgrounds), key=lambda e: str(e.image))
     composer = _Composer(spec, inputs)
     for index, frame in enumerate(frames):
-        image = cv2.imread(str(frame.image), cv2.IMREAD_COLOR)
-        if image is None:  # the importer decoded it; a file changed since is a broken build
-            raise ValueError(f"{frame.image} can no longer be decoded")
+        background = composer.background(frame)
         for copy in range(spec.per_background):
             rng = np.random.default_rng([seed, index, copy])
-            yield from composer.tiles(rng, frame, image, (seed, index, copy))
+            yield from composer.tiles(rng, background, (seed, index, copy))
+
+
+@dataclass(frozen=True)
+class _Background:
+    """A frame as read once for all its copies: the example, its pixels, and the boxes nothing may cover."""
+
+    frame: Example
+    image: np.ndarray
+    boxes: list[Box]  # the source's labels (every class) and what the COCO model finds in front
+    names: list[str]  # source class of each labelled box (the COCO finds come after them, unnamed)
+    sharpness: float
 
 
 @dataclass(frozen=True)
@@ -101,10 +110,26 @@ class _Composer:
     def ad_texts(self) -> tuple[AdTexts, Path]:
         return AdTexts.load(), cjk_font()
 
-    def tiles(
-        self, rng: np.random.Generator, frame: Example, image: np.ndarray, seed: tuple[int, int, int]
-    ) -> Iterator[Tile]:
-        canvas = self._canvas(rng, frame, image)
+    def background(self, frame: Example) -> _Background:
+        """Read a frame, its labelled boxes and, with the COCO model, the cars and people in it."""
+        raw = cv2.imread(str(frame.image), cv2.IMREAD_COLOR)
+        if raw is None:  # the importer decoded it; a file changed since is a broken build
+            raise ValueError(f"{frame.image} can no longer be decoded")
+        image = np.asarray(raw, np.uint8)
+        h, w = image.shape[:2]
+        labels = source_labels(frame, self.source)
+        boxes: list[Box] = [(float(b[0]), float(b[1]), float(b[2]), float(b[3])) for b in labels.xyxy(w, h)]
+        names = [self.source.classes[i] for i in labels.class_ids]
+        if self.inputs.occluders is not None:
+            found = self.inputs.occluders.detect(image)
+            in_front = found.xyxy[found.confidence >= OCCLUDER_CONFIDENCE]
+            boxes += [(float(b[0]), float(b[1]), float(b[2]), float(b[3])) for b in in_front]
+        return _Background(frame, image, boxes, names, frame_sharpness(image))
+
+    def tiles(self, rng: np.random.Generator, background: _Background, seed: tuple[int, int, int]) -> Iterator[Tile]:
+        """The tiles of one composed copy of `background` that show a placed object (none if nothing fitted)."""
+        frame, image = background.frame, background.image
+        canvas = self._canvas(rng, background)
         self._place(rng, canvas, frame.split)
         if not canvas.placed:
             return
@@ -144,31 +169,24 @@ class _Composer:
                 record={**record, "window": [x0, y0, x1, y1], "boxes_visible": [round(v, 3) for v in visible]},
             )
 
-    def _canvas(self, rng: np.random.Generator, frame: Example, image: np.ndarray) -> Canvas:
-        """The frame with a drawn horizon and camera height, its labelled boxes, and its walls."""
-        spec, source = self.spec, self.source
+    def _canvas(self, rng: np.random.Generator, background: _Background) -> Canvas:
+        """The frame with a drawn horizon and camera height, the boxes nothing may cover, and its walls."""
+        spec, image = self.spec, background.image
         h, w = image.shape[:2]
-        labels = source_labels(frame, source)
-        xyxy = labels.xyxy(w, h)
-        names = [source.classes[i] for i in labels.class_ids]
+        labelled = list(zip(background.boxes, background.names, strict=False))  # the COCO finds have no name
         horizon = float(rng.uniform(*spec.horizon)) * h
-        ground = [b[3] for b, n in zip(xyxy, names, strict=True) if n in spec.ground_classes]
+        ground = [b[3] for b, n in labelled if n in spec.ground_classes]
         if ground:  # what lies on the ground lies below the horizon
             horizon = min(horizon, max(1.0, float(min(ground)) - 0.02 * h))
         camera = GroundCamera(h, w, horizon, float(rng.uniform(*spec.camera_height_m)))
-        boxes: list[Box] = [(float(b[0]), float(b[1]), float(b[2]), float(b[3])) for b in xyxy]
-        walls = [(b, spec.walls_m[n]) for b, n in zip(boxes, names, strict=True) if n in spec.walls_m]
-        if self.inputs.occluders is not None:
-            found = self.inputs.occluders.detect(image)
-            in_front = found.xyxy[found.confidence >= OCCLUDER_CONFIDENCE]
-            boxes += [(float(b[0]), float(b[1]), float(b[2]), float(b[3])) for b in in_front]
+        walls = [(b, spec.walls_m[n]) for b, n in labelled if n in spec.walls_m]
         camera_px = (spec.frame_size[0] if spec.frame_size else h) / h
         return Canvas(
             image=image.astype(np.float32),
             camera=camera,
-            blockers=list(boxes),
+            blockers=list(background.boxes),
             walls=walls,
-            sharpness=frame_sharpness(image),
+            sharpness=background.sharpness,
             min_height_px=spec.min_height_px / camera_px,
             sides_m=(spec.right_m, spec.left_m),
         )
