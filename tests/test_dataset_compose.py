@@ -122,7 +122,7 @@ def test_a_pasted_object_is_labelled_where_its_pixels_are_and_stands_on_its_foot
         # the label is the extent of what shows of the object (its mask at least half opaque), to a pixel or two
         assert abs(xs.min() - x0) <= 2 and abs(xs.max() + 1 - x1) <= 2, (placed.xyxy, xs.min(), xs.max())
         assert abs(ys.min() - y0) <= 2 and abs(ys.max() + 1 - y1) <= 2, (placed.xyxy, ys.min(), ys.max())
-        foot = placed.detail["foot_y"]
+        foot = placed.foot_y
         assert y1 <= foot + 1 and y1 >= foot - 0.05 * (y1 - y0) - 1  # it stands on the ground row it was given
         assert foot > canvas.camera.horizon_y
         expected = placed.detail["height_m"] * canvas.camera.px_per_m(foot)  # the perspective rule
@@ -161,7 +161,7 @@ def test_a_rendered_stall_stands_on_the_ground_at_its_rows_scale() -> None:
             continue
         placed_any += 1
         x0, y0, x1, y1 = placed.xyxy
-        foot = placed.detail["foot_y"]
+        foot = placed.foot_y
         assert y1 == pytest.approx(foot, abs=0.1) and foot > canvas.camera.horizon_y
         assert y1 - y0 == pytest.approx(2.0 * canvas.camera.px_per_m(foot), rel=0.01)
         assert x1 - x0 == pytest.approx((y1 - y0) / 2, rel=0.01)

@@ -68,8 +68,8 @@ class _Background:
 
     frame: Example
     image: np.ndarray
-    boxes: list[Box]  # the source's labels (every class) and what the COCO model finds in front
-    names: list[str]  # source class of each labelled box (the COCO finds come after them, unnamed)
+    labelled: list[tuple[Box, str]]  # every box the source labels, with its source class
+    in_front: list[Box]  # what the COCO model finds: parked cars, people, bikes
     sharpness: float
 
 
@@ -118,42 +118,48 @@ class _Composer:
         image = np.asarray(raw, np.uint8)
         h, w = image.shape[:2]
         labels = source_labels(frame, self.source)
-        boxes: list[Box] = [(float(b[0]), float(b[1]), float(b[2]), float(b[3])) for b in labels.xyxy(w, h)]
         names = [self.source.classes[i] for i in labels.class_ids]
+        labelled = [(_box(b), n) for b, n in zip(labels.xyxy(w, h), names, strict=True)]
+        in_front: list[Box] = []
         if self.inputs.occluders is not None:
             found = self.inputs.occluders.detect(image)
-            in_front = found.xyxy[found.confidence >= OCCLUDER_CONFIDENCE]
-            boxes += [(float(b[0]), float(b[1]), float(b[2]), float(b[3])) for b in in_front]
-        return _Background(frame, image, boxes, names, frame_sharpness(image))
+            in_front = [_box(b) for b in found.xyxy[found.confidence >= OCCLUDER_CONFIDENCE]]
+        return _Background(frame, image, labelled, in_front, frame_sharpness(image))
 
     def tiles(self, rng: np.random.Generator, background: _Background, seed: tuple[int, int, int]) -> Iterator[Tile]:
         """The tiles of one composed copy of `background` that show a placed object (none if nothing fitted)."""
-        frame, image = background.frame, background.image
         canvas = self._canvas(rng, background)
-        self._place(rng, canvas, frame.split)
+        self._place(rng, canvas, background.frame.split)
         if not canvas.placed:
             return
-        spec = self.spec
-        height, width = spec.frame_size or image.shape[:2]
-        k = height / image.shape[0]  # camera pixels per frame pixel
+        height, width = self.spec.frame_size or background.image.shape[:2]
+        k = height / background.image.shape[0]  # camera pixels per frame pixel
         composed: np.ndarray = np.clip(canvas.image, 0, 255).astype(np.uint8)
-        if spec.frame_size is not None:
+        if self.spec.frame_size is not None:
             composed = cv2.resize(composed, (width, height), interpolation=cv2.INTER_CUBIC)
-        placed = np.array([p.xyxy for p in canvas.placed], np.float64).reshape(-1, 4) * k
-        placed_ids = np.array([p.class_id for p in canvas.placed], np.int64)
-        boxes = np.vstack([frame.labels.xyxy(width, height), placed])
-        class_ids = np.concatenate([frame.labels.class_ids, placed_ids])
         record: dict[str, Any] = {
-            "compose": spec.backgrounds,
+            "compose": self.spec.backgrounds,
             "seed": list(seed),
             "frame_size": [height, width],
             "horizon_y": round(canvas.camera.horizon_y * k, 1),
             "camera_height_m": round(canvas.camera.camera_height_m, 2),
             "placed": [_record(p, k) for p in canvas.placed],
         }
+        yield from self._cut(composed, background.frame, canvas.placed, k, record)
+
+    def _cut(
+        self, composed: np.ndarray, frame: Example, placed: list[Placed], k: float, record: dict[str, Any]
+    ) -> Iterator[Tile]:
+        """The tiles of the composed frame (at the camera's size) that show a placed object, with every label."""
+        spec = self.spec
+        height, width = composed.shape[:2]
+        placed_xyxy = np.array([p.xyxy for p in placed], np.float64).reshape(-1, 4) * k
+        placed_ids = np.array([p.class_id for p in placed], np.int64)
+        boxes = np.vstack([frame.labels.xyxy(width, height), placed_xyxy])
+        class_ids = np.concatenate([frame.labels.class_ids, placed_ids])
         scale = "native" if spec.frame_size is None else f"{width}x{height}"
         for index, window in enumerate(tile_grid(composed.shape, (spec.tile_size, spec.tile_size), spec.overlap)):
-            shows, _ = tile_labels(placed, placed_ids, window, spec.min_visible)
+            shows, _ = tile_labels(placed_xyxy, placed_ids, window, spec.min_visible)
             if not len(shows.class_ids):
                 continue
             labels, visible = tile_labels(boxes, class_ids, window, spec.min_visible)
@@ -162,7 +168,7 @@ class _Composer:
             if not ok:
                 raise ValueError(f"could not encode a composed tile of {frame.image}")
             yield Tile(
-                name=f"compose-{frame.source}__{frame.image.stem}__{seed[2]}_t{scale}_{index}",
+                name=f"compose-{frame.source}__{frame.image.stem}__{record['seed'][2]}_t{scale}_{index}",
                 frame=frame,
                 jpeg=encoded.tobytes(),
                 labels=labels,
@@ -173,7 +179,7 @@ class _Composer:
         """The frame with a drawn horizon and camera height, the boxes nothing may cover, and its walls."""
         spec, image = self.spec, background.image
         h, w = image.shape[:2]
-        labelled = list(zip(background.boxes, background.names, strict=False))  # the COCO finds have no name
+        labelled = background.labelled
         horizon = float(rng.uniform(*spec.horizon)) * h
         ground = [b[3] for b, n in labelled if n in spec.ground_classes]
         if ground:  # what lies on the ground lies below the horizon
@@ -184,7 +190,7 @@ class _Composer:
         return Canvas(
             image=image.astype(np.float32),
             camera=camera,
-            blockers=list(background.boxes),
+            blockers=[b for b, _ in labelled] + background.in_front,
             walls=walls,
             sharpness=background.sharpness,
             min_height_px=spec.min_height_px / camera_px,
@@ -213,6 +219,13 @@ class _Composer:
 
 
 def _record(placed: Placed, k: float) -> dict[str, Any]:
+    """What was placed, in the camera's pixels (`k` of them per frame pixel)."""
     record = asdict(placed)
     record["xyxy"] = [round(v * k, 1) for v in placed.xyxy]
+    if placed.foot_y is not None:
+        record["foot_y"] = round(placed.foot_y * k, 1)
     return record
+
+
+def _box(values: Any) -> Box:
+    return (float(values[0]), float(values[1]), float(values[2]), float(values[3]))

@@ -68,6 +68,7 @@ class Placed:
     xyxy: Box
     kind: str
     detail: dict[str, Any]
+    foot_y: float | None = None  # the ground row it stands on (ground objects)
 
 
 def ground_spot(rng: np.random.Generator, canvas: Canvas, height_m: float) -> tuple[float, float] | None:
@@ -105,7 +106,7 @@ def place_cutout(
             continue
         target = canvas.camera.standing_box(spot[0], spot[1], metres, donor.aspect)
         tw, th = target[2] - target[0], target[3] - target[1]
-        footprint = (target[0] - MARGIN * tw, target[1] - MARGIN * th, target[2] + MARGIN * tw, target[3])
+        footprint = (target[0] - MARGIN * tw, target[1] - MARGIN * th, target[2] + MARGIN * tw, target[3] + MARGIN * th)
         if th > MAX_UPSCALE * (donor.box[3] - donor.box[1]) or not canvas.free(target):
             continue
         h, w = canvas.image.shape[:2]
@@ -115,8 +116,8 @@ def place_cutout(
         if photo is None:
             raise ValueError(f"{donor.example.image} can no longer be decoded")
         box = paste_cutout(rng, canvas.image, cut_out(photo, donor.box), target, canvas.sharpness)
-        detail = {"donor": donor.example.source_image, "height_m": round(metres, 2), "foot_y": round(spot[1], 1)}
-        return canvas.add(Placed(donor.class_id, box, "cutout", detail), clip(footprint, w, h))
+        detail = {"donor": donor.example.source_image, "height_m": round(metres, 2)}
+        return canvas.add(Placed(donor.class_id, box, "cutout", detail, spot[1]), clip(footprint, w, h))
     return None
 
 
@@ -142,8 +143,8 @@ def place_stall(rng: np.random.Generator, canvas: Canvas, sprites: list[Sprite],
         if box[3] - box[1] < canvas.min_height_px or not canvas.free(box):
             continue
         composite_sprite(rng, canvas.image, sprite, scale, ox, oy)
-        detail = {"sprite": int(sprite.record["index"]), "kind": sprite.record["kind"], "foot_y": round(spot[1], 1)}
-        return canvas.add(Placed(class_id, box, "street_stall", detail), box)
+        detail = {"sprite": int(sprite.record["index"]), "kind": sprite.record["kind"]}
+        return canvas.add(Placed(class_id, box, "street_stall", detail, spot[1]), box)
     return None
 
 
