@@ -28,13 +28,10 @@ from typing import Any
 from benchmarks.detector import machine
 from datasets.drive import simulate_drive
 from models.registry import DEFAULT_MODEL, ModelFormat, load_detector, model_file, tiling_config
-from vision.frames import VideoFileSource, sample_by_time
-from vision.pipeline import run_pipeline
-from vision.sightings import SightingAggregator, SightingSettings
+from vision.frames import VideoFileSource
+from vision.inspection import Inspection, InspectionConfig
 from vision.tiling import TilingConfig, with_tiling
-from vision.tracking import ByteTracker
 from vision.ultralytics_env import import_ultralytics
-from vision.yolo_head import DetectionSettings
 
 SAMPLES = Path(__file__).resolve().parents[1] / "samples" / "images"
 
@@ -42,15 +39,12 @@ SAMPLES = Path(__file__).resolve().parents[1] / "samples" / "images"
 def ours(
     video: Path, start: float, model: str, int8: bool, fps: float, work: Path, tiling: TilingConfig | None
 ) -> dict[str, Any]:
-    whole = load_detector(model, "onnx", int8, DetectionSettings(confidence_threshold=0.1), tiles=False)
-    detector = with_tiling(whole, tiling)
-    evidence = Path(tempfile.mkdtemp(dir=work))
-    aggregator = SightingAggregator(evidence, detector.class_names, SightingSettings())
+    config = InspectionConfig(fps=fps)  # what `streetwatch inspect` and `edge` run, at their defaults
+    detector = with_tiling(load_detector(model, "onnx", int8, config.detection, tiles=False), tiling)
+    inspection = Inspection(detector, config, Path(tempfile.mkdtemp(dir=work)), model=model, source=str(video))
     sightings: list[Any] = []
     started = time.perf_counter()
-    stats = run_pipeline(
-        sample_by_time(VideoFileSource(video, start), fps), detector, ByteTracker(), aggregator, sightings.append
-    )
+    stats = inspection.run(VideoFileSource(video, start), sightings.append)
     return {"frames": stats.frames, "seconds": time.perf_counter() - started, "objects": len(sightings)}
 
 

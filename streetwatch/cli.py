@@ -84,6 +84,11 @@ def _image_files(sources: list[Path]) -> Iterator[Path]:
             yield source
 
 
+def _model_reference(model: str) -> str:
+    """What a sighting names as its model: `name@version` of a zoo or registry model, or the .onnx file given."""
+    return model if Path(model).suffix == ".onnx" else versioned(model)
+
+
 def _build_detector(
     model: str, backend: Backend, int8: bool, settings: DetectionSettings, threads: int | None, tiles: bool | None
 ) -> Detector:
@@ -382,14 +387,18 @@ def inspect(
     api_key: Annotated[str, typer.Option(envvar="STREETWATCH_DEVICE_KEY", help="The device key for --server.")] = "",
 ) -> None:
     """Find street events in a video: one geotagged sighting per object, with hashed evidence (JSON lines)."""
-    from vision.frames import VideoFileSource, parse_time, sample_by_distance, sample_by_time
+    from vision.frames import VideoFileSource, parse_time
     from vision.gps import read_track
-    from vision.pipeline import counted, run_pipeline
-    from vision.sightings import Location, Sighting, SightingAggregator, SightingSettings
-    from vision.tracking import ByteTracker
+    from vision.inspection import Inspection, InspectionConfig
+    from vision.sightings import Sighting
+    from vision.tracking import TrackerSettings
 
     out = out or Path("runs/inspect") / video.stem
+    if min_distance is not None and gps is None:
+        raise typer.BadParameter("--min-distance needs --gps")
     try:
+        config = InspectionConfig(fps=fps, min_distance_m=min_distance, min_hits=min_hits, project_m=project_m,
+                                  tracker=TrackerSettings(low_threshold=conf), tiles=tiles)  # fmt: skip
         track = read_track(gps) if gps is not None else None
         start_time = parse_time(start) if start is not None else (track.start if track is not None else 0.0)
         if start_time is None:
@@ -397,29 +406,17 @@ def inspect(
         source = VideoFileSource(video, start_time=start_time)
         if track is not None and source.duration is not None:
             track.check_covers(start_time, start_time + source.duration)
-        detector = load_detector(model, "onnx", int8, DetectionSettings(confidence_threshold=conf), tiles=tiles)
+        detector = load_detector(model, "onnx", int8, config.detection, tiles=config.tiles)
     except (StreetWatchError, ValueError) as error:
         raise _fail(error) from error
 
-    def locate(t: float) -> Location | None:
-        if track is None:
-            return None
-        point = track.position_at(t, tolerance_s=1.0)  # the tolerance check_covers allowed
-        if project_m and point.heading_deg is not None:
-            ahead = track.project(point, project_m)
-            return Location(ahead.lat, ahead.lon, point.heading_deg, project_m)
-        return Location(point.lat, point.lon, point.heading_deg)
-
     out.mkdir(parents=True, exist_ok=True)
     lines = (out / "sightings.jsonl").open("w", encoding="utf-8")
-    aggregator = SightingAggregator(
-        out / "evidence",
-        detector.class_names,
-        SightingSettings(min_hits=min_hits, project_m=project_m),
-        locate,
-        str(video),
-        run=f"{video.name}@{start_time:.0f}",  # the same video and start is the same run when inspected again
-    )
+    inspection = Inspection(
+        detector, config, out / "evidence", model=_model_reference(model),
+        source=str(video), run=f"{video.name}@{start_time:.0f}",  # the same video and start: the same run again
+        track=track,
+    )  # fmt: skip
 
     from vision.outbox import Outbox, Sender
 
@@ -431,18 +428,10 @@ def inspect(
         if outbox is not None:
             outbox.put(sighting)
 
-    frames = sample_by_time(source, fps)
-    if min_distance is not None:
-        if track is None:
-            raise typer.BadParameter("--min-distance needs --gps")
-        frames = sample_by_distance(frames, lambda t: track.distance_between(track.start, t), min_distance)
     expected = round((source.duration or 0) * fps) or None
-    done = [0]
     try:
         with typer.progressbar(length=expected or 1, label="inspecting") as bar:
-            stats = run_pipeline(
-                counted(frames, done), detector, ByteTracker(), aggregator, write, on_frame=lambda _: bar.update(1)
-            )
+            stats = inspection.run(source, write, on_frame=lambda _: bar.update(1))
     except StreetWatchError as error:  # FrameSourceError, GpsCoverageError, GpsTrackError among them
         raise _fail(error) from error
     finally:
@@ -457,7 +446,7 @@ def inspect(
         driven = None
         if track is not None and ended is not None:  # the span the video covers, within the track
             driven = track.distance_between(max(start_time, track.start), min(max(ended, start_time), track.end))
-        sender.report_run(aggregator.run, {
+        sender.report_run(inspection.run_name, {
             "started": start_time, "ended": ended, "distance_m": round(driven, 1) if driven is not None else None,
             "frames_analysed": stats.frames, "source": str(video),
         })  # fmt: skip
@@ -515,18 +504,18 @@ def edge(
 
     from streetwatch.retraining import edge_file as _edge_file
     from streetwatch.retraining import follow_server_model
-    from vision.frames import ImageFolderSource, StreamSettings, StreamSource, VideoFileSource, sample_by_time
+    from vision.frames import ImageFolderSource, StreamSettings, StreamSource, VideoFileSource
+    from vision.inspection import Inspection, InspectionConfig
     from vision.model_updates import ModelUpdater, SwappableDetector
     from vision.outbox import Outbox, Sender
-    from vision.pipeline import run_pipeline
-    from vision.sightings import Sighting, SightingAggregator, SightingSettings
-    from vision.tracking import ByteTracker
+    from vision.sightings import Sighting
 
     try:
-        tiling = tiling_config(model, tiles)
-        if tiling is not None and tiles_per_frame is not None:
-            tiling = tiling.model_copy(update={"tiles_per_frame": tiles_per_frame})
-        whole = load_detector(model, "onnx", int8, DetectionSettings(confidence_threshold=0.1), threads, tiles=False)
+        config = InspectionConfig(fps=fps, min_hits=min_hits, tiles=tiles, tiles_per_frame=tiles_per_frame)
+        tiling = tiling_config(model, config.tiles)
+        if tiling is not None and config.tiles_per_frame is not None:
+            tiling = tiling.model_copy(update={"tiles_per_frame": config.tiles_per_frame})
+        whole = load_detector(model, "onnx", int8, config.detection, threads, tiles=False)
         detector = with_tiling(whole, tiling)  # the card's tiling (load_detector's rule), rotated on request
         frames: object
         if "://" in source:
@@ -548,17 +537,14 @@ def edge(
 
     shown = without_credentials(source)  # camera passwords stay out of sightings and the server's database
     run = f"{shown[:150]}@{datetime.now(UTC):%Y-%m-%dT%H:%M:%SZ}"  # one run per start of this edge process
-    aggregator = SightingAggregator(
-        evidence, detector.class_names, SightingSettings(min_hits=min_hits), source=shown, run=run
-    )
-    aggregator.model = model if Path(model).suffix == ".onnx" else versioned(model)  # recorded per sighting
     swappable = SwappableDetector(detector)
+    inspection = Inspection(swappable, config, evidence, model=_model_reference(model), source=shown, run=run)
     stop_updates = threading.Event()
     if server and update_every > 0:
         updater = ModelUpdater(server.split("/api/")[0], api_key, outbox.parent / "models", _edge_file(int8))
         threading.Thread(
             target=follow_server_model,
-            args=(updater, swappable, aggregator, update_every, stop_updates, threads, tiling),
+            args=(updater, swappable, inspection, update_every, stop_updates, threads, tiling),
             daemon=True,
         ).start()  # fmt: skip
 
@@ -567,7 +553,7 @@ def edge(
         logger.info("queued sighting %s (%s, %.2f)", sighting.sighting_id, sighting.class_name, sighting.score)
 
     try:
-        run_pipeline(sample_by_time(frames, fps), swappable, ByteTracker(), aggregator, enqueue)
+        inspection.run(frames, enqueue)
     except KeyboardInterrupt:
         typer.echo("stopped")
     except StreetWatchError as error:

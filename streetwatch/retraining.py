@@ -18,8 +18,8 @@ from datasets.sources import REPO_ROOT
 from vision.errors import StreetWatchError
 
 if TYPE_CHECKING:
+    from vision.inspection import Inspection
     from vision.model_updates import ModelUpdater, SwappableDetector
-    from vision.sightings import SightingAggregator
     from vision.tiling import TilingConfig
 
 logger = logging.getLogger(__name__)
@@ -188,7 +188,7 @@ def edge_file(int8: bool) -> str:
 def follow_server_model(
     updater: ModelUpdater,
     detector: SwappableDetector,
-    aggregator: SightingAggregator,
+    inspection: Inspection,
     every: float,
     stop: threading.Event,
     threads: int | None,
@@ -200,15 +200,14 @@ def follow_server_model(
     """
     from vision.onnx_backend import OnnxDetector, OnnxOptions
     from vision.tiling import with_tiling
-    from vision.yolo_head import DetectionSettings
 
     while not stop.wait(every):
         try:
             path = updater.check()
             if path is not None:
-                settings = DetectionSettings(confidence_threshold=0.1)
+                settings = inspection.config.detection  # the floor the tracker needs, as for the first model
                 detector.swap(with_tiling(OnnxDetector(path, settings, OnnxOptions(threads=threads)), tiling))
-                aggregator.model = updater.reference
+                inspection.model = updater.reference
                 logger.info("edge now runs %s", updater.reference)
         except Exception:  # a loop boundary: a failed check must never stop the inspection
             logger.exception("model update check failed; the current model keeps running")

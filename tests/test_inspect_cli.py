@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from datasets.drive import simulate_drive
-from models.registry import COCO_MODEL
+from models.registry import COCO_MODEL, versioned
 from streetwatch.cli import app
 from tests.conftest import REPO_ROOT
 from vision.gps import GpsFix, write_gpx
@@ -46,6 +46,7 @@ def test_inspect_writes_geotagged_sightings_with_evidence(drive, tmp_path: Path)
             90, abs=1
         )
         assert drive.start_time <= sighting["best_time"] <= drive.start_time + 4
+        assert sighting["model"] == versioned(COCO_MODEL)  # it once wrote "" for every sighting
 
 
 def test_a_truncated_video_is_inspected_as_far_as_it_goes(drive, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
