@@ -382,7 +382,7 @@ def inspect(
     conf: Annotated[float, typer.Option(help="Detector confidence floor (the tracker's low threshold).")] = 0.1,
     out: Annotated[Path | None, typer.Option(help="Output folder (default runs/inspect/<video name>).")] = None,
     server: Annotated[
-        str | None, typer.Option(help="Also send the sightings to the server (its /api/v1/sightings URL).")
+        str | None, typer.Option(help="Also send the sightings to the server at this base URL (http://host:8000).")
     ] = None,
     api_key: Annotated[str, typer.Option(envvar="STREETWATCH_DEVICE_KEY", help="The device key for --server.")] = "",
 ) -> None:
@@ -419,6 +419,7 @@ def inspect(
     )  # fmt: skip
 
     from vision.outbox import Outbox, Sender
+    from vision.server_client import ServerClient
 
     outbox = Outbox(out / "outbox.db") if server else None
 
@@ -438,7 +439,7 @@ def inspect(
         lines.close()
     sent = None
     if outbox is not None and server:
-        sender = Sender(outbox.path, server, api_key=api_key)
+        sender = Sender(outbox.path, ServerClient.from_option(server, api_key))
         sender.send_pending(outbox)
         sent = outbox.counts()
         outbox.close()
@@ -474,7 +475,7 @@ def edge(
         str, typer.Argument(help="rtsp:// or http:// stream, a video file, or a folder of timed images.")
     ],
     server: Annotated[
-        str | None, typer.Option(help="Sighting endpoint, e.g. http://host:8000/api/v1/sightings (none: queue only).")
+        str | None, typer.Option(help="The server's base URL, e.g. http://host:8000 (none: queue only).")
     ] = None,
     api_key: Annotated[str, typer.Option(envvar="STREETWATCH_DEVICE_KEY", help="This device's API key.")] = "",
     outbox: Annotated[Path, typer.Option(help="On-disk outbox (SQLite).")] = Path("runs/edge/outbox.db"),
@@ -500,23 +501,21 @@ def edge(
     ] = 300.0,
 ) -> None:
     """Run the model at the edge: live source → sightings → on-disk outbox → server, each sent exactly once."""
-    import threading
-
-    from streetwatch.retraining import edge_file as _edge_file
-    from streetwatch.retraining import follow_server_model
-    from vision.frames import ImageFolderSource, StreamSettings, StreamSource, VideoFileSource
+    from vision.edge import EdgeRunner, ModelFollower
+    from vision.frames import ImageFolderSource, StreamSettings, StreamSource, VideoFileSource, without_credentials
     from vision.inspection import Inspection, InspectionConfig
-    from vision.model_updates import ModelUpdater, SwappableDetector
+    from vision.model_updates import ModelUpdater, SwappableDetector, served_file
     from vision.outbox import Outbox, Sender
-    from vision.sightings import Sighting
+    from vision.server_client import ServerClient
 
     try:
+        client = ServerClient.from_option(server, api_key) if server else None
         config = InspectionConfig(fps=fps, min_hits=min_hits, tiles=tiles, tiles_per_frame=tiles_per_frame)
         tiling = tiling_config(model, config.tiles)
         if tiling is not None and config.tiles_per_frame is not None:
             tiling = tiling.model_copy(update={"tiles_per_frame": config.tiles_per_frame})
         whole = load_detector(model, "onnx", int8, config.detection, threads, tiles=False)
-        detector = with_tiling(whole, tiling)  # the card's tiling (load_detector's rule), rotated on request
+        detector = SwappableDetector(with_tiling(whole, tiling))  # the card's tiling, rotated on request
         frames: object
         if "://" in source:
             frames = StreamSource(source, StreamSettings(stall_seconds=stall_seconds), give_up_after=give_up_after)
@@ -528,44 +527,24 @@ def edge(
             frames = VideoFileSource(source, start_time=clock.time())
     except (StreetWatchError, ValueError) as error:
         raise _fail(error) from error
-    queue = Outbox(outbox)
-    sender = Sender(outbox, server, api_key=api_key) if server else None
-    sending = threading.Thread(target=sender.run, daemon=True) if sender else None
-    if sending:
-        sending.start()
-    from vision.frames import without_credentials
-
     shown = without_credentials(source)  # camera passwords stay out of sightings and the server's database
     run = f"{shown[:150]}@{datetime.now(UTC):%Y-%m-%dT%H:%M:%SZ}"  # one run per start of this edge process
-    swappable = SwappableDetector(detector)
-    inspection = Inspection(swappable, config, evidence, model=_model_reference(model), source=shown, run=run)
-    stop_updates = threading.Event()
-    if server and update_every > 0:
-        updater = ModelUpdater(server.split("/api/")[0], api_key, outbox.parent / "models", _edge_file(int8))
-        threading.Thread(
-            target=follow_server_model,
-            args=(updater, swappable, inspection, update_every, stop_updates, threads, tiling),
-            daemon=True,
-        ).start()  # fmt: skip
-
-    def enqueue(sighting: Sighting) -> None:
-        queue.put(sighting)  # durable before we go on
-        logger.info("queued sighting %s (%s, %.2f)", sighting.sighting_id, sighting.class_name, sighting.score)
-
+    inspection = Inspection(detector, config, evidence, model=_model_reference(model), source=shown, run=run)
+    queue = Outbox(outbox)
+    follower = None
+    if client is not None:
+        updater = ModelUpdater(client, outbox.parent / "models", served_file(int8))
+        follower = ModelFollower(updater, detector, inspection, tiling, threads)
+    runner = EdgeRunner(inspection, queue, Sender(outbox, client) if client else None, follower, update_every)
     try:
-        inspection.run(frames, enqueue)
+        runner.run(frames)
     except KeyboardInterrupt:
         typer.echo("stopped")
     except StreetWatchError as error:
         raise _fail(error) from error
     finally:
-        stop_updates.set()
         if isinstance(frames, StreamSource):
             frames.stop()
-        if sender and sending:
-            sender.send_pending(queue)  # a last round for what the pipeline just produced
-            sender.stop()
-            sending.join(timeout=15)
         counts = queue.counts()
         queue.close()
     typer.echo(f"outbox {outbox}: {counts['pending']} pending, {counts['sent']} sent, {counts['rejected']} rejected")

@@ -6,23 +6,14 @@ Registered on the main `streetwatch` app by `streetwatch.cli`; see docs/retraini
 from __future__ import annotations
 
 import json
-import logging
-import threading
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 
 from datasets.sources import REPO_ROOT
 from vision.errors import StreetWatchError
-
-if TYPE_CHECKING:
-    from vision.inspection import Inspection
-    from vision.model_updates import ModelUpdater, SwappableDetector
-    from vision.tiling import TilingConfig
-
-logger = logging.getLogger(__name__)
 
 DATASETS_OUT = REPO_ROOT / "data" / "datasets"
 BASE = DATASETS_OUT / "base-v2"
@@ -179,35 +170,3 @@ def register(app: typer.Typer, dataset_app: typer.Typer) -> None:
     dataset_app.command("from-reviews")(from_reviews)
     app.command("retrain")(retrain)
     app.add_typer(models_app, name="models")
-
-
-def edge_file(int8: bool) -> str:
-    return "model.int8.onnx" if int8 else "model.onnx"
-
-
-def follow_server_model(
-    updater: ModelUpdater,
-    detector: SwappableDetector,
-    inspection: Inspection,
-    every: float,
-    stop: threading.Event,
-    threads: int | None,
-    tiling: TilingConfig | None = None,
-) -> None:
-    """The edge's update loop: poll the server, swap in a verified new model, tag later sightings with it.
-
-    A new model runs with the `tiling` the edge started with (its `--tiles` flag or the first model's card).
-    """
-    from vision.onnx_backend import OnnxDetector, OnnxOptions
-    from vision.tiling import with_tiling
-
-    while not stop.wait(every):
-        try:
-            path = updater.check()
-            if path is not None:
-                settings = inspection.config.detection  # the floor the tracker needs, as for the first model
-                detector.swap(with_tiling(OnnxDetector(path, settings, OnnxOptions(threads=threads)), tiling))
-                inspection.model = updater.reference
-                logger.info("edge now runs %s", updater.reference)
-        except Exception:  # a loop boundary: a failed check must never stop the inspection
-            logger.exception("model update check failed; the current model keeps running")

@@ -75,5 +75,11 @@ class Receiver(LocalHttpServer):
         return self
 
     @property
+    def base(self) -> str:
+        """What a device is given as `--server`: the base URL."""
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/api/v1/sightings"
+        """The sightings URL (what `--server` took before it took the base URL)."""
+        return f"{self.base}/api/v1/sightings"

@@ -17,6 +17,7 @@ from models.registry import DEFAULT_MODEL, ModelFormat, current_model, model_car
 from tests.conftest import REPO_ROOT
 from vision.errors import ModelLoadError
 from vision.model_updates import ModelUpdater, SwappableDetector
+from vision.server_client import ServerClient
 
 PHOTO = REPO_ROOT / "samples" / "images" / "garbage-cn__000053.jpg"
 STARTER = f"{DEFAULT_MODEL}@{model_card(DEFAULT_MODEL)['version']}"
@@ -105,7 +106,7 @@ def test_the_edge_fetches_a_promoted_model_and_checks_its_checksum(server, tmp_p
         response.raise_for_status()
         return response.content
 
-    updater = ModelUpdater("http://testserver", key, tmp_path / "edge", fetch=fetch)
+    updater = ModelUpdater(ServerClient("http://testserver", key), tmp_path / "edge", fetch=fetch)
     first = updater.check()
     assert first is not None and updater.reference == STARTER
     assert updater.check() is None  # nothing new
@@ -115,7 +116,9 @@ def test_the_edge_fetches_a_promoted_model_and_checks_its_checksum(server, tmp_p
     assert path is not None and updater.reference == new
     assert path.read_bytes() == model_file(new, ModelFormat.ONNX_INT8).read_bytes()
 
-    tampered = ModelUpdater("http://testserver", key, tmp_path / "edge2", fetch=lambda u, h: _flip(fetch(u, h), u))
+    tampered = ModelUpdater(
+        ServerClient("http://testserver", key), tmp_path / "edge2", fetch=lambda u, h: _flip(fetch(u, h), u)
+    )
     with pytest.raises(ModelLoadError, match="sha256"):
         tampered.check()
     assert not list((tmp_path / "edge2").glob("*.onnx"))

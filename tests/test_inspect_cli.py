@@ -89,7 +89,7 @@ def test_edge_queues_sightings_and_sends_each_once(drive, tmp_path: Path) -> Non
     try:
         result = CliRunner().invoke(
             app,
-            ["edge", str(drive.video), "--server", receiver.url, "--outbox", str(tmp_path / "o.db"),
+            ["edge", str(drive.video), "--server", receiver.base, "--outbox", str(tmp_path / "o.db"),
              "--evidence", str(tmp_path / "ev"), "--model", COCO_MODEL],
         )  # fmt: skip
     finally:

@@ -17,6 +17,7 @@ from tests.conftest import REPO_ROOT
 from tests.local_http import free_port
 from tests.receiver import Receiver
 from vision.outbox import Outbox, Sender
+from vision.server_client import ServerClient
 from vision.sightings import Evidence, Location, Sighting
 
 
@@ -44,7 +45,7 @@ def test_sightings_wait_while_the_server_is_down_and_arrive_once(tmp_path: Path)
     assert all(outbox.put(s) for s in sightings)
     assert not outbox.put(sightings[0])  # the same sighting twice is stored once
     receiver = Receiver(free_port())
-    sender = Sender(tmp_path / "outbox.db", receiver.url, api_key="device-key", timeout=2)
+    sender = Sender(tmp_path / "outbox.db", ServerClient(receiver.base, "device-key"), timeout=2)
     assert sender.send_pending() == 0  # nobody listening: nothing lost, nothing marked sent
     assert outbox.counts()["pending"] == 6
     receiver.start()
@@ -70,7 +71,7 @@ def test_a_lost_answer_is_resent_and_a_conflict_is_set_aside(tmp_path: Path) -> 
         outbox.put(second)
         receiver.bodies[first.sighting_id] = {"sighting_id": first.sighting_id}  # arrived, the answer was lost
         receiver.bodies[second.sighting_id] = {"sighting_id": "something else"}  # that key, other data: 409
-        assert Sender(tmp_path / "outbox.db", receiver.url).send_pending() == 1
+        assert Sender(tmp_path / "outbox.db", ServerClient(receiver.base)).send_pending() == 1
         assert outbox.counts() == {"pending": 0, "sent": 1, "rejected": 1}
         assert receiver.posts == [first.sighting_id, second.sighting_id]
     finally:
@@ -113,7 +114,7 @@ def test_kill_9_after_queueing_loses_nothing(tmp_path: Path) -> None:
     assert child.returncode == -signal.SIGKILL
     receiver = Receiver().start()
     try:
-        assert Sender(tmp_path / "outbox.db", receiver.url).send_pending() == 5
+        assert Sender(tmp_path / "outbox.db", ServerClient(receiver.base)).send_pending() == 5
     finally:
         receiver.stop()
     assert sorted(receiver.posts) == [f"sighting-{i:03d}" for i in range(5)]

@@ -26,6 +26,7 @@ from tests import postgres
 from tests.test_images import lying_jpeg
 from tests.test_outbox import make_sightings
 from vision.outbox import Outbox, Pending, Sender
+from vision.server_client import ServerClient
 
 
 @pytest.fixture(scope="session")
@@ -163,11 +164,11 @@ def test_the_edge_outbox_delivers_to_the_real_server_exactly_once(settings: Sett
         outbox = Outbox(tmp_path / "outbox.db")
         for sighting in make_sightings(tmp_path / "ev", 12):
             outbox.put(sighting)
-        sender = Sender(tmp_path / "outbox.db", f"http://127.0.0.1:{port}/api/v1/sightings", api_key=key)
+        sender = Sender(tmp_path / "outbox.db", ServerClient(f"http://127.0.0.1:{port}", key))
         assert sender.send_pending() == 12
         (first,) = outbox.pending(1) or [None]
         assert first is None and outbox.counts()["sent"] == 12
-        replay = Sender(tmp_path / "outbox.db", sender.url, api_key=key)
+        replay = Sender(tmp_path / "outbox.db", sender.server)
         item = Pending("sighting-000", *_outbox_row(tmp_path / "outbox.db", "sighting-000"))
         assert replay._post(item) == "sent"  # a replay of an answered request: 200, the stored record
     finally:

@@ -22,6 +22,7 @@ from vision.detector import Detector
 from vision.errors import ModelLoadError
 from vision.files import write_atomic
 from vision.images import ImageArray
+from vision.server_client import ServerClient
 
 logger = logging.getLogger(__name__)
 Fetch = Callable[[str, dict[str, str]], bytes]
@@ -33,16 +34,20 @@ def _urlopen(url: str, headers: dict[str, str]) -> bytes:
     return data
 
 
+def served_file(int8: bool) -> str:
+    """The model file an edge device runs and follows: the int8 or the fp32 ONNX."""
+    return "model.int8.onnx" if int8 else "model.onnx"
+
+
 class ModelUpdater:
     """Downloads the server's current model file when it changes, checked against its sha256."""
 
     def __init__(
-        self, server: str, api_key: str, folder: Path, file: str = "model.int8.onnx", fetch: Fetch | None = None
+        self, server: ServerClient, folder: Path, file: str = "model.int8.onnx", fetch: Fetch | None = None
     ) -> None:
         if file not in ("model.onnx", "model.int8.onnx"):
             raise ValueError(f"file must be model.onnx or model.int8.onnx, got {file!r}")
-        self.server = server.rstrip("/")
-        self.headers = {"X-API-Key": api_key}
+        self.server = server
         self.folder = folder
         self.file = file
         self.fetch = fetch or _urlopen
@@ -52,14 +57,14 @@ class ModelUpdater:
 
     def check(self) -> Path | None:
         """The path of the model file to run now (downloaded and verified); None when this device runs it already."""
-        info = json.loads(self.fetch(f"{self.server}/api/v1/models/current", self.headers))
+        info = json.loads(self.fetch(self.server.current_model, self.server.headers))
         reference, expected = info["reference"], info["files"][self.file]["sha256"]
         if expected == self.sha256:
             if reference == self.reference or self.path is None:
                 return None
             self.reference = reference  # the same bytes promoted under a new version: only the tag changes
             return self.path
-        data = self.fetch(f"{self.server}/api/v1/models/{reference}/files/{self.file}", self.headers)
+        data = self.fetch(self.server.model_file(reference, self.file), self.server.headers)
         actual = hashlib.sha256(data).hexdigest()
         if actual != expected:
             raise ModelLoadError(f"{reference} {self.file}: downloaded sha256 {actual} is not the server's {expected}")

@@ -25,12 +25,12 @@ import sqlite3
 import threading
 import time
 import urllib.error
-import urllib.parse
 import urllib.request
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+from vision.server_client import ServerClient
 from vision.sightings import Sighting
 
 logger = logging.getLogger(__name__)
@@ -142,8 +142,7 @@ class Sender:
     def __init__(
         self,
         outbox_path: Path | str,
-        url: str,
-        api_key: str = "",
+        server: ServerClient,
         timeout: float = 10.0,
         max_backoff: float = 60.0,
         batch_size: int = 20,
@@ -151,8 +150,7 @@ class Sender:
         self.outbox_path = Path(outbox_path)
         self.batch_size = batch_size
         self._batches = batch_size > 1  # off for good once a server answers that it has no batch endpoint
-        self.url = url
-        self.api_key = api_key
+        self.server = server
         self.timeout = timeout
         self.max_backoff = max_backoff
         self._stop = threading.Event()
@@ -192,10 +190,10 @@ class Sender:
     def _post(self, item: Pending) -> str:
         body, content_type = item.multipart()
         request = urllib.request.Request(
-            self.url,
+            self.server.sightings,
             data=body,
             method="POST",
-            headers={"Content-Type": content_type, "Idempotency-Key": item.key, "X-API-Key": self.api_key},
+            headers={"Content-Type": content_type, "Idempotency-Key": item.key, **self.server.headers},
         )
         try:
             with urllib.request.urlopen(request, timeout=self.timeout) as response:
@@ -207,15 +205,15 @@ class Sender:
                 return "unreachable"
             return f"HTTP {error.code}: {error.read()[:500].decode(errors='replace')}"
         except (urllib.error.URLError, TimeoutError, ConnectionError, OSError) as error:
-            logger.warning("server %s unreachable (%s); sightings stay in the outbox", self.url, error)
+            logger.warning("server %s unreachable (%s); sightings stay in the outbox", self.server.base_url, error)
             return "unreachable"
 
     def _post_batch(self, items: list[Pending]) -> dict[str, str]:
         """Each item's outcome from one batch request; all 'unreachable' if the request as a whole failed."""
         body, content_type = batch_multipart(items)
-        url = self.url.rstrip("/") + "/batch"
+        url = self.server.sightings_batch
         request = urllib.request.Request(
-            url, data=body, method="POST", headers={"Content-Type": content_type, "X-API-Key": self.api_key}
+            url, data=body, method="POST", headers={"Content-Type": content_type, **self.server.headers}
         )
         try:
             with urllib.request.urlopen(request, timeout=self.timeout * 3) as response:
@@ -241,12 +239,11 @@ class Sender:
 
     def report_run(self, key: str, summary: dict[str, object]) -> bool:
         """Send a patrol run's summary (`PUT /api/v1/runs/{key}`); False if the server could not take it now."""
-        base = self.url.rstrip("/").removesuffix("/sightings")
         request = urllib.request.Request(
-            f"{base}/runs/{urllib.parse.quote(key, safe='')}",
+            self.server.run(key),
             data=json.dumps(summary).encode(),
             method="PUT",
-            headers={"Content-Type": "application/json", "X-API-Key": self.api_key},
+            headers={"Content-Type": "application/json", **self.server.headers},
         )
         try:
             with urllib.request.urlopen(request, timeout=self.timeout) as response:
