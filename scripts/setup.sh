@@ -59,6 +59,8 @@ if [ "$profile" = full ]; then
   ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || system_packages+=(postgresql)
   # the review UI's browser tests: Playwright drives the distribution's Chromium (its own browser download is not used)
   [ -x /usr/bin/chromium ] || system_packages+=(chromium)
+  # ESLint for the review UI's JavaScript runs on Node.js, installed from the npm registry by scripts/test.sh
+  command -v npm >/dev/null || system_packages+=(nodejs npm)
   /usr/bin/python3 -c "$rtsp_probe" 2>/dev/null || system_packages+=(
     gir1.2-gst-rtsp-server-1.0 gstreamer1.0-rtsp python3-gst-1.0 gstreamer1.0-plugins-base
     gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly gstreamer1.0-libav)
@@ -68,7 +70,7 @@ if [ "${#system_packages[@]}" -gt 0 ]; then
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
       "${system_packages[@]}" >/dev/null
   else
-    echo "warning: install the Debian packages ${system_packages[*]} (needs root): CJK font, RTSP server, PostgreSQL, Chromium" >&2
+    echo "warning: install the Debian packages ${system_packages[*]} (needs root): CJK font, RTSP server, PostgreSQL, Chromium, Node.js" >&2
   fi
 fi
 

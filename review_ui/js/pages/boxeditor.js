@@ -14,7 +14,7 @@ export function boxEditor(image, box, color, { readOnly = false, onChange = () =
   const root = svg("svg", { viewBox: `0 0 ${width} ${height}`, class: "frame", role: "img", "aria-label": "evidence frame", "data-testid": "frame" });
   const shade = svg("path", { class: "shade", "fill-rule": "evenodd" });
   const rect = svg("rect", { class: "box", stroke: color, "stroke-width": readOnly ? handleSize / 1.6 : handleSize / 3, fill: "none", "data-testid": "box" });
-  const handles = CORNERS.map(([xk, yk], i) => svg("rect", {
+  const handles = CORNERS.map((_, i) => svg("rect", {
     class: "handle", width: handleSize * 2, height: handleSize * 2, fill: "#fff", stroke: color,
     "stroke-width": handleSize / 4, tabindex: readOnly ? null : 0, role: "slider", "data-handle": NAMES[i],
     "aria-label": `box corner ${NAMES[i]}`, "aria-valuetext": "",
