@@ -117,5 +117,19 @@ def test_a_one_frame_detection_is_not_a_sighting(tmp_path: Path) -> None:
     flash = Detections(np.array([[10.0, 10, 40, 40]]), np.array([0.9]), np.array([0]))
     nothing = Detections.empty()
     for t, found in enumerate([flash, nothing, nothing, nothing, nothing]):
-        aggregator.add(image, float(t), found, tracker.update(found, float(t), image))
+        aggregator.add(image, float(t), tracker.update(found, float(t), image))
     assert aggregator.close(tracker.finish()) == [] and aggregator.dropped_short_tracks == 1
+
+
+def test_the_tracker_answers_with_the_tracked_detections_and_their_ids() -> None:
+    tracker = ByteTracker(TrackerSettings(motion_compensation=False))
+    image = np.zeros((200, 200, 3), np.uint8)
+    first = Detections(np.array([[10.0, 10, 40, 40], [100, 100, 150, 150]]), np.array([0.9, 0.8]), np.array([0, 1]))
+    tracked = tracker.update(first, 0.0, image)
+    assert tracked.tracker_id is not None and tracked.tracker_id.tolist() == [1, 2]
+    assert np.array_equal(tracked.xyxy, first.xyxy) and tracked.class_id.tolist() == [0, 1]
+    # the same objects a little further, and a faint box nowhere near a track: not tracked, not returned
+    second = Detections(np.array([[160.0, 10, 190, 40], [12, 11, 42, 41], [102, 101, 152, 151]]),
+                        np.array([0.15, 0.9, 0.8]), np.array([0, 0, 1]))  # fmt: skip
+    tracked = tracker.update(second, 0.2, image)
+    assert sorted(zip(tracked.tracker_id.tolist(), tracked.xyxy[:, 0].tolist(), strict=True)) == [(1, 12.0), (2, 102.0)]

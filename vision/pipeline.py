@@ -56,9 +56,9 @@ def run_pipeline(
 
     for frame in frames:
         detections = detector.detect(frame.image)
-        updates = tracker.update(detections, frame.time, frame.image)
-        aggregator.add(frame.image, frame.time, detections, updates)
-        seen_tracks.update(u.track_id for u in updates)
+        tracked = tracker.update(detections, frame.time, frame.image)
+        aggregator.add(frame.image, frame.time, tracked)
+        seen_tracks.update(tracked.tracker_id.tolist() if tracked.tracker_id is not None else ())
         stats.frames += 1
         stats.detections += len(detections)
         emit(aggregator.close(tracker.pop_ended()))

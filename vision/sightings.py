@@ -26,7 +26,7 @@ import numpy as np
 
 from vision.detections import Detections
 from vision.images import ImageArray
-from vision.tracking import Track, TrackUpdate
+from vision.tracking import Track
 
 BORDER_PX = 3  # a box this close to the frame's edge is probably cut off
 
@@ -119,12 +119,15 @@ class SightingAggregator:
         self.dropped_short_tracks = 0
         evidence_dir.mkdir(parents=True, exist_ok=True)
 
-    def add(self, image: ImageArray, time: float, detections: Detections, updates: list[TrackUpdate]) -> None:
+    def add(self, image: ImageArray, time: float, tracked: Detections) -> None:
+        """One frame's tracked detections (`ByteTracker.update`'s answer, each with its `tracker_id`)."""
+        if tracked.tracker_id is None:
+            raise ValueError("SightingAggregator.add takes tracked detections (with tracker_id)")
         h, w = image.shape[:2]
-        for update in updates:
-            box = tuple(float(v) for v in detections.xyxy[update.detection])
-            confidence = float(detections.confidence[update.detection])
-            candidate = self._live.setdefault(update.track_id, _Candidate(first_time=time))
+        for row, track_id in enumerate(tracked.tracker_id.tolist()):
+            box = tuple(float(v) for v in tracked.xyxy[row])
+            confidence = float(tracked.confidence[row])
+            candidate = self._live.setdefault(track_id, _Candidate(first_time=time))
             candidate.confidences.append(confidence)
             candidate.last_time = time
             area = max(0.0, (box[2] - box[0]) * (box[3] - box[1]))
@@ -135,7 +138,7 @@ class SightingAggregator:
                 candidate.best_image = image  # frames are not modified downstream: no copy needed
                 candidate.best_box = box  # type: ignore[assignment]
                 candidate.best_confidence = confidence
-                candidate.best_class = int(detections.class_id[update.detection])
+                candidate.best_class = int(tracked.class_id[row])
                 candidate.best_time = time
 
     def close(self, tracks: list[Track]) -> list[Sighting]:

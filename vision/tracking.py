@@ -121,7 +121,7 @@ class Track:
 
 
 @dataclass(frozen=True)
-class TrackUpdate:
+class _Assigned:
     """A detection of this frame assigned to a track (index into the frame's Detections)."""
 
     track_id: int
@@ -129,7 +129,8 @@ class TrackUpdate:
 
 
 class ByteTracker:
-    """Feed it each sampled frame's detections in time order; it says which track each detection belongs to."""
+    """Feed it each sampled frame's detections in time order; it answers with the ones that belong to a track, each
+    with its `tracker_id`."""
 
     def __init__(self, settings: TrackerSettings = TrackerSettings()) -> None:
         self.settings = settings
@@ -140,9 +141,8 @@ class ByteTracker:
         self._last_time: float | None = None  # capture time of the previous update
         self._scene_cut = False
 
-    def update(
-        self, detections: Detections, time: float, image: npt.NDArray[np.uint8] | None = None
-    ) -> list[TrackUpdate]:
+    def update(self, detections: Detections, time: float, image: npt.NDArray[np.uint8] | None = None) -> Detections:
+        """This frame's detections that belong to a track (matched or starting one), with their `tracker_id`."""
         s = self.settings
         affine = self._camera_motion(image) if s.motion_compensation and image is not None else None
         if self._scene_cut:  # a new scene (a cut, a reconnected stream): nothing seen before is in view
@@ -157,7 +157,7 @@ class ByteTracker:
         distinct = distinct_boxes(boxes, scores, s.duplicate_iou)
         high = np.nonzero(distinct & (scores >= s.high_threshold))[0]
         low = np.nonzero(distinct & (scores >= s.low_threshold) & (scores < s.high_threshold))[0]
-        updates: list[TrackUpdate] = []
+        updates: list[_Assigned] = []
 
         confirmed = [t for t in self.tracks if t.confirmed]
         unconfirmed = [t for t in self.tracks if not t.confirmed]
@@ -180,7 +180,7 @@ class ByteTracker:
                 track.class_votes[int(detections.class_id[index])] = float(scores[index])
                 self._next_id += 1
                 self.tracks.append(track)
-                updates.append(TrackUpdate(track.track_id, int(index)))
+                updates.append(_Assigned(track.track_id, int(index)))
         keep = []
         for track in self.tracks:
             stale = time - track.last_time > s.max_lost_seconds
@@ -191,7 +191,8 @@ class ByteTracker:
                 keep.append(track)
         self.tracks = keep
         self._last_time = time
-        return updates
+        kept = detections[np.array([u.detection for u in updates], np.int64)]
+        return Detections(kept.xyxy, kept.confidence, kept.class_id, np.array([u.track_id for u in updates], np.int64))
 
     def pop_ended(self) -> list[Track]:
         ended, self.ended = self.ended, []
@@ -206,7 +207,7 @@ class ByteTracker:
     def _frame_gap(self, time: float) -> float:
         return 0.0 if self._last_time is None else max(0.0, time - self._last_time)
 
-    def _apply(self, pairs: list[tuple[Track, int]], detections: Detections, time: float) -> list[TrackUpdate]:
+    def _apply(self, pairs: list[tuple[Track, int]], detections: Detections, time: float) -> list[_Assigned]:
         updates = []
         for track, index in pairs:
             track.kalman.update(detections.xyxy[index].astype(np.float64))
@@ -215,7 +216,7 @@ class ByteTracker:
             track.confirmed = True
             cls = int(detections.class_id[index])
             track.class_votes[cls] = track.class_votes.get(cls, 0.0) + float(detections.confidence[index])
-            updates.append(TrackUpdate(track.track_id, int(index)))
+            updates.append(_Assigned(track.track_id, int(index)))
         return updates
 
     def _camera_motion(self, image: npt.NDArray[np.uint8]) -> FloatArray | None:
