@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.detector import machine
-from datasets.drive import simulate_drive
+from datasets.drive import DriveSettings, simulate_drive
 from models.registry import DEFAULT_MODEL, ModelFormat, load_detector, model_file, tiling_config
 from vision.frames import VideoFileSource
 from vision.inspection import Inspection, InspectionConfig
@@ -83,9 +83,7 @@ def main() -> None:
             photos,
             work / "drive.mp4",
             work / "drive.gpx",
-            fps=25,
-            seconds_per_photo=args.seconds_per_photo,
-            size=(width, height),
+            DriveSettings(fps=25, seconds_per_photo=args.seconds_per_photo, size=(width, height)),
         )
         video_seconds = drive.frames / drive.fps
         stride = max(1, round(drive.fps / args.fps))

@@ -87,7 +87,7 @@ def _count(manifest: Any, split: str, source: str) -> int:
 
 def train_current(world: Path, out: Path, imgsz: int, epochs: int, seed: int) -> str:
     """COCO YOLOv8n trained on `world`, published to out/zoo, registered and promoted; its reference."""
-    from models.publish import publish
+    from models.publish import PublishOptions, publish
     from models.train import train
     from models.versions import promote, register
 
@@ -99,7 +99,7 @@ def train_current(world: Path, out: Path, imgsz: int, epochs: int, seed: int) ->
         shutil.rmtree(runs / "current")
     run = train(out / "current.yaml", runs)
     use = "benchmarks.review_withheld only: the weak current model of a simulated month"
-    folder = publish(run, "world-current", "1.0.0", zoo=out / "zoo", force=True, intended_use=use)
+    folder = publish(run, "world-current", "1.0.0", PublishOptions(force=True, intended_use=use), zoo=out / "zoo")
     card = json.loads((folder / "card.json").read_text(encoding="utf-8"))
     files = {name: folder / name for name in ("model.pt", "model.onnx", "model.int8.onnx")}
     register(files, {**card, "status": "promoted"})

@@ -70,24 +70,26 @@ class Drive:
         return self.views[index]
 
 
-def simulate_drive(
-    photos: Sequence[Path],
-    video: Path,
-    gpx: Path,
-    start_time: float = 1_795_852_800.0,  # 2026-11-27 08:00 UTC
-    fps: float = 10.0,
-    seconds_per_photo: float = 3.0,
-    size: tuple[int, int] = (960, 540),
-    speed_mps: float = 8.0,
-    origin: tuple[float, float] = (31.2304, 121.4737),  # a street in Shanghai
-    heading_deg: float = 90.0,
-) -> Drive:
+@dataclass(frozen=True)
+class DriveSettings:
+    """How the simulated drive is filmed: when, how fast, at what size, where on the map and heading where."""
+
+    start_time: float = 1_795_852_800.0  # 2026-11-27 08:00 UTC
+    fps: float = 10.0
+    seconds_per_photo: float = 3.0
+    size: tuple[int, int] = (960, 540)
+    speed_mps: float = 8.0
+    origin: tuple[float, float] = (31.2304, 121.4737)  # a street in Shanghai
+    heading_deg: float = 90.0
+
+
+def simulate_drive(photos: Sequence[Path], video: Path, gpx: Path, settings: DriveSettings = DriveSettings()) -> Drive:
     """Write the video (MPEG-4 part 2, `mp4v`, which OpenCV's pip build writes) and its GPX track."""
-    w, h = size
+    start_time, fps, (w, h) = settings.start_time, settings.fps, settings.size
     writer = cv2.VideoWriter(str(video), cv2.VideoWriter.fourcc(*"mp4v"), fps, (w, h))
     if not writer.isOpened():
         raise OSError(f"cannot write {video}")
-    per_photo = max(2, round(seconds_per_photo * fps))
+    per_photo = max(2, round(settings.seconds_per_photo * fps))
     segments: list[Segment] = []
     views: list[FrameView] = []
     try:
@@ -116,7 +118,8 @@ def simulate_drive(
             segments.append(Segment(photo, views[first].time, views[-1].time))
     finally:
         writer.release()
-    write_gpx(_straight_track(start_time, len(views) / fps, speed_mps, origin, heading_deg), gpx)
+    track = _straight_track(start_time, len(views) / fps, settings.speed_mps, settings.origin, settings.heading_deg)
+    write_gpx(track, gpx)
     return Drive(video, gpx, start_time, fps, tuple(segments), tuple(views))
 
 

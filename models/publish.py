@@ -14,12 +14,14 @@ import random
 import shutil
 import statistics
 import time
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import yaml
+from pydantic import BaseModel, ConfigDict, Field
 
 from datasets.fingerprints import sha256_file
 from datasets.manifest import Manifest, read_manifest
@@ -59,20 +61,8 @@ def synthetic_only(data: dict[str, Any]) -> list[str]:
     ]
 
 
-def publish(
-    run: Path,
-    name: str,
-    version: str,
-    zoo: Path = ZOO_DIR,
-    review_threshold: float = 0.25,
-    intended_use: str = "",
-    limits: tuple[str, ...] = (),
-    force: bool = False,
-    data: Path | None = None,
-    tiling: TilingConfig | None = None,
-    weights_file: str = "best.pt",
-) -> Path:
-    """Copy the run's best weights into `zoo/name/`, export fp32 and int8 ONNX, evaluate both, write the card.
+class PublishOptions(BaseModel):
+    """How a run becomes a zoo model (everything but which run, under what name and version, into which zoo).
 
     `data` is this machine's copy of the run's dataset version, for runs trained elsewhere (a lent GPU): it must
     hold the very manifest the run recorded. `tiling` goes into the card as `inference.tiling`: every user of the
@@ -81,7 +71,22 @@ def publish(
     `weights_file`: the run's `best.pt` (best on validation) or `last.pt` (its final weights, for a run whose
     candidate was named in advance as its last epoch); the card records which.
     """
-    from models.evaluate import evaluate_results, predict_dataset
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    review_threshold: float = Field(default=0.25, ge=0, le=1)
+    intended_use: str = ""
+    limits: tuple[str, ...] = ()
+    force: bool = Field(default=False, description="replace the zoo model of that name")
+    data: Path | None = None
+    tiling: TilingConfig | None = None
+    weights_file: Literal["best.pt", "last.pt"] = "best.pt"
+
+
+def publish(
+    run: Path, name: str, version: str, options: PublishOptions = PublishOptions(), zoo: Path = ZOO_DIR
+) -> Path:
+    """Copy the run's weights into `zoo/name/`, export fp32 and int8 ONNX, evaluate both, write the card."""
     from models.export import export_onnx
     from models.quantize import quantize_int8
     from vision.onnx_backend import OnnxDetector
@@ -89,24 +94,16 @@ def publish(
 
     info = json.loads((run / "run.json").read_text(encoding="utf-8"))
     config = yaml.safe_load((run / "config.yaml").read_text(encoding="utf-8"))
-    if "finished" not in info:
-        raise ValueError(f"run {run} did not finish (no end time in run.json)")
-    dataset = data or Path(info["dataset"]["path"])
-    if not (dataset / "manifest.json").is_file():
-        raise FileNotFoundError(f"dataset {dataset} of run {run.name} is not here; pass the local copy as data")
-    if sha256_file(dataset / "manifest.json") != info["dataset"]["manifest_sha256"]:
-        raise ValueError(f"dataset {dataset} is not the version run {run.name} was trained on (manifest differs)")
+    dataset = _trained_on(run, info, options.data)
     manifest = read_manifest(dataset)
     target = zoo / name
-    if target.exists() and not force:
+    if target.exists() and not options.force:
         raise FileExistsError(f"{target} exists; pass force to replace it with version {version}")
     staging = zoo / f".{name}.partial"
     if staging.exists():
         shutil.rmtree(staging)
     staging.mkdir(parents=True)
-    if weights_file not in ("best.pt", "last.pt"):
-        raise ValueError(f"weights must be best.pt or last.pt, got {weights_file!r}")
-    weights = shutil.copyfile(run / "weights" / weights_file, staging / "model.pt")
+    weights = shutil.copyfile(run / "weights" / options.weights_file, staging / "model.pt")
     imgsz = int(config["imgsz"])
     fp32 = export_onnx(weights, staging / "model.onnx", imgsz=imgsz)
     train_images = sorted(dataset / e.image for e in manifest.entries if e.split == "train")
@@ -118,25 +115,9 @@ def publish(
     detectors = {"onnx_fp32": OnnxDetector(fp32, low), "onnx_int8": OnnxDetector(int8, low)}
     if tuple(detectors["onnx_fp32"].class_names) != tuple(names):
         raise ValueError(f"run {run.name} predicts {detectors['onnx_fp32'].class_names}, not the taxonomy's {names}")
-    evaluations: dict[str, Any] = {}
-    for label, detector in detectors.items():
-        results = predict_dataset(detector, dataset, "val", names)
-        evaluations[label] = evaluate_results(results, names, review_threshold, label, manifest.name).to_json()
-    views = tiling or TilingConfig()  # how wide frames are measured: the card's tiling, else the defaults
-    wide, frames = wide_sources(dataset, manifest, imgsz, views)
-    if wide:
-        evaluations["tiled"] = {"sources": wide, "camera_sources": frames, "camera_size": list(CAMERA_SIZE)}
-        tiled_runs: dict[str, tuple[Detector, list[str], tuple[int, int] | None]] = {
-            f"{label}{suffix}": (TiledDetector(detector, views), sources, size)
-            for label, detector in detectors.items()
-            for suffix, sources, size in (("", wide, None), ("_camera_size", frames, CAMERA_SIZE))
-        }
-        tiled_runs["onnx_fp32_camera_size_whole"] = (detectors["onnx_fp32"], frames, CAMERA_SIZE)
-        for key, (measured, sources, size) in tiled_runs.items():
-            if sources:
-                results = predict_dataset(measured, dataset, "val", names, sources=sources, frame_size=size)
-                evaluation = evaluate_results(results, names, review_threshold, key, manifest.name)
-                evaluations["tiled"][key] = evaluation.to_json()
+    views = options.tiling or TilingConfig()  # how wide frames are measured: the card's tiling, else the defaults
+    evaluations = _evaluate(detectors, dataset, manifest, options.review_threshold, imgsz, views)
+    review_threshold, tiling = options.review_threshold, options.tiling
     trained_on = training_data(manifest)
     card = {
         "name": name,
@@ -156,7 +137,7 @@ def publish(
             "hardware": info["hardware"],
             "seconds": info["seconds"],
             "epochs_run": _epochs_run(run),
-            "weights": weights_file,
+            "weights": options.weights_file,
             "versions": info["versions"],
         },
         "training_data": trained_on,
@@ -164,8 +145,8 @@ def publish(
         "evaluation": {"split": "val", "review_threshold": review_threshold, **evaluations},
         "data_statement": data_statement(manifest),
         "speed": {**measure_speed(fp32, int8), "frame_1080p": measure_wide_speed(staging, views)},
-        "intended_use": intended_use,
-        "limits": list(limits),
+        "intended_use": options.intended_use,
+        "limits": list(options.limits),
     }
     if tiling is not None:
         card["inference"] = {"tiling": tiling.model_dump(mode="json")}
@@ -175,6 +156,52 @@ def publish(
         shutil.rmtree(target)
     staging.rename(target)
     return target
+
+
+def _trained_on(run: Path, info: dict[str, Any], data: Path | None) -> Path:
+    """The dataset version a finished run was trained on, here (`data`: a local copy of it), checked by manifest."""
+    if "finished" not in info:
+        raise ValueError(f"run {run} did not finish (no end time in run.json)")
+    dataset = data or Path(info["dataset"]["path"])
+    if not (dataset / "manifest.json").is_file():
+        raise FileNotFoundError(f"dataset {dataset} of run {run.name} is not here; pass the local copy as data")
+    if sha256_file(dataset / "manifest.json") != info["dataset"]["manifest_sha256"]:
+        raise ValueError(f"dataset {dataset} is not the version run {run.name} was trained on (manifest differs)")
+    return dataset
+
+
+def _evaluate(
+    detectors: Mapping[str, Detector],
+    dataset: Path,
+    manifest: Manifest,
+    threshold: float,
+    imgsz: int,
+    views: TilingConfig,
+) -> dict[str, Any]:
+    """Each detector on the validation split; where it has wide frames also tiled, and at a patrol camera's size
+    with and without tiles (`tiled`)."""
+    from models.evaluate import evaluate_results, predict_dataset
+
+    names = load_taxonomy().names
+    evaluations: dict[str, Any] = {}
+    for label, detector in detectors.items():
+        results = predict_dataset(detector, dataset, "val", names)
+        evaluations[label] = evaluate_results(results, names, threshold, label, manifest.name).to_json()
+    wide, frames = wide_sources(dataset, manifest, imgsz, views)
+    if not wide:
+        return evaluations
+    evaluations["tiled"] = {"sources": wide, "camera_sources": frames, "camera_size": list(CAMERA_SIZE)}
+    tiled_runs: dict[str, tuple[Detector, list[str], tuple[int, int] | None]] = {
+        f"{label}{suffix}": (TiledDetector(detector, views), sources, size)
+        for label, detector in detectors.items()
+        for suffix, sources, size in (("", wide, None), ("_camera_size", frames, CAMERA_SIZE))
+    }
+    tiled_runs["onnx_fp32_camera_size_whole"] = (detectors["onnx_fp32"], frames, CAMERA_SIZE)
+    for key, (measured, sources, size) in tiled_runs.items():
+        if sources:
+            results = predict_dataset(measured, dataset, "val", names, sources=sources, frame_size=size)
+            evaluations["tiled"][key] = evaluate_results(results, names, threshold, key, manifest.name).to_json()
+    return evaluations
 
 
 def wide_sources(dataset: Path, manifest: Manifest, imgsz: int, tiling: TilingConfig) -> tuple[list[str], list[str]]:

@@ -342,20 +342,15 @@ def publish(
     ] = False,
 ) -> None:
     """Put a run's best weights into the zoo: model.pt, fp32 and int8 ONNX, evaluation, speed, card."""
+    from models.publish import PublishOptions
     from models.publish import publish as publish_run
 
     try:
-        target = publish_run(
-            run,
-            name,
-            version,
-            intended_use=intended_use,
-            limits=tuple(limit or ()),
-            force=force,
-            data=data,
-            tiling=TilingConfig() if tiles else None,
-            weights_file="last.pt" if last else "best.pt",
-        )
+        options = PublishOptions(
+            intended_use=intended_use, limits=tuple(limit or ()), force=force, data=data,
+            tiling=TilingConfig() if tiles else None, weights_file="last.pt" if last else "best.pt",
+        )  # fmt: skip
+        target = publish_run(run, name, version, options)
     except (ValueError, FileNotFoundError, FileExistsError, StreetWatchError) as error:
         raise _fail(error) from error
     typer.echo((target / "card.md").read_text(encoding="utf-8"))

@@ -120,9 +120,9 @@ def main(workdir: Path) -> int:
         print("train: run landed in", run)
         return 1
     print("train: wrote", sorted(p.name for p in (run / "weights").iterdir()))
-    from models.publish import publish
+    from models.publish import PublishOptions, publish
 
-    published = publish(run, "tiny", "0.0.1", zoo=workdir / "zoo", intended_use="offline test")
+    published = publish(run, "tiny", "0.0.1", PublishOptions(intended_use="offline test"), zoo=workdir / "zoo")
     print("publish: wrote", sorted(p.name for p in published.iterdir()))
     if ATTEMPTS:
         print("NETWORK ATTEMPTS:", *ATTEMPTS, sep="\n  ")

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from datasets.drive import simulate_drive
+from datasets.drive import DriveSettings, simulate_drive
 from models.registry import COCO_MODEL, versioned
 from streetwatch.cli import app
 from tests.conftest import REPO_ROOT
@@ -22,7 +22,7 @@ PHOTOS = ["garbage-cn__003113.jpg", "facades-spb__img_553.jpg"]
 def drive(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
     tmp = tmp_path_factory.mktemp("inspect")
     photos = [REPO_ROOT / "samples" / "images" / name for name in PHOTOS]
-    return simulate_drive(photos, tmp / "drive.mp4", tmp / "drive.gpx", seconds_per_photo=2)
+    return simulate_drive(photos, tmp / "drive.mp4", tmp / "drive.gpx", DriveSettings(seconds_per_photo=2))
 
 
 def _inspect(*args: str) -> tuple[int, str]:

@@ -9,7 +9,7 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
-from datasets.drive import simulate_drive
+from datasets.drive import DriveSettings, simulate_drive
 from models.registry import COCO_MODEL, load_detector
 from tests.conftest import REPO_ROOT
 from vision.detections import Detections
@@ -30,7 +30,7 @@ def drive_run(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-unty
     tmp = tmp_path_factory.mktemp("drive")
     detector = load_detector(COCO_MODEL)
     photos = [REPO_ROOT / "samples" / "images" / name for name in PHOTOS]
-    drive = simulate_drive(photos, tmp / "drive.mp4", tmp / "drive.gpx", fps=10, seconds_per_photo=3)
+    drive = simulate_drive(photos, tmp / "drive.mp4", tmp / "drive.gpx", DriveSettings(fps=10, seconds_per_photo=3))
     source = VideoFileSource(drive.video, start_time=drive.start_time)
     # What is there to see: the model's detections on the middle frame of each photo's segment (the objects as
     # big as the footage shows them), one per physical object, in the photo's pixels.

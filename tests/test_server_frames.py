@@ -82,10 +82,10 @@ def test_a_frame_key_is_matched_exactly_never_as_a_pattern(tmp_path: Path, keys:
 def test_an_uploaded_drive_is_inspected_on_the_server(tmp_path: Path) -> None:
     import time
 
-    from datasets.drive import simulate_drive
+    from datasets.drive import DriveSettings, simulate_drive
 
     photos = [REPO_ROOT / "samples" / "images" / n for n in ("garbage-cn__000053.jpg", "garbage-cn__001249.jpg")]
-    drive = simulate_drive(photos, tmp_path / "drive.mp4", tmp_path / "drive.gpx", seconds_per_photo=3)
+    drive = simulate_drive(photos, tmp_path / "drive.mp4", tmp_path / "drive.gpx", DriveSettings(seconds_per_photo=3))
     settings = Settings(data_dir=tmp_path / "data")
     key = add_device(settings, "car-3", "patrol_car")
     with TestClient(create_app(settings)) as http:
