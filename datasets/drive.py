@@ -20,8 +20,9 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from vision.gps import GpsFix, write_gpx
+from vision.gps import GpsFix
 from vision.images import load_image
+from vision.track_files import write_gpx
 
 EARTH_M_PER_DEG_LAT = 111_320.0
 

@@ -12,7 +12,7 @@ from sqlmodel import Session, col, select
 
 from inference_server.tables import Case, CaseEvent, CaseSighting, Sighting
 from inference_server.workhours import WorkingCalendar
-from vision.gps import haversine_m
+from vision.geodesy import haversine_m
 
 STATES = {
     "filed": "立案",

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import Session, col, func, select
 
 from inference_server.tables import Case, CaseEvent, CaseSighting, ReviewDecision, Sighting, SightingPublic
-from vision.gps import haversine_m
+from vision.geodesy import haversine_m
 
 OPEN_STATES = ("filed", "dispatched", "handling", "verifying")
 METRES_PER_DEGREE = 111_320.0

@@ -22,11 +22,11 @@ from inference_server.evidence import scratch_file, store_file
 from inference_server.tables import VideoJob
 from vision.errors import StreetWatchError
 from vision.frames import VideoFileSource, sample_by_time
-from vision.gps import read_track
 from vision.images import ImageLimits
 from vision.pipeline import run_pipeline
 from vision.sightings import Location, Sighting, SightingAggregator
 from vision.taxonomy import load_taxonomy
+from vision.track_files import read_track
 from vision.tracking import ByteTracker
 
 logger = logging.getLogger(__name__)

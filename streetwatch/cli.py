@@ -383,9 +383,9 @@ def inspect(
 ) -> None:
     """Find street events in a video: one geotagged sighting per object, with hashed evidence (JSON lines)."""
     from vision.frames import VideoFileSource, parse_time
-    from vision.gps import read_track
     from vision.inspection import Inspection, InspectionConfig
     from vision.sightings import Sighting
+    from vision.track_files import read_track
     from vision.tracking import TrackerSettings
 
     out = out or Path("runs/inspect") / video.stem

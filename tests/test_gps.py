@@ -6,18 +6,9 @@ from pathlib import Path
 import pytest
 
 from vision.errors import StreetWatchError
-from vision.gps import (
-    KNOTS_TO_MPS,
-    GpsCoverageError,
-    GpsFix,
-    GpsPoint,
-    GpsTrack,
-    GpsTrackError,
-    bearing_deg,
-    haversine_m,
-    read_track,
-    write_gpx,
-)
+from vision.geodesy import bearing_deg, haversine_m
+from vision.gps import GpsCoverageError, GpsFix, GpsPoint, GpsTrack, GpsTrackError
+from vision.track_files import KNOTS_TO_MPS, read_track, write_gpx
 
 T0 = 1_714_550_400.0  # 2024-05-01T08:00:00Z
 STEP_DEG = 0.0001  # per second: 11.12 m/s, about 40 km/h
@@ -94,7 +85,7 @@ GPX_POINTS = """
 def test_gpx_namespaces_and_bad_points(tmp_path: Path, opening: str, caplog: pytest.LogCaptureFixture) -> None:
     path = tmp_path / "logger.gpx"
     path.write_text(f'<?xml version="1.0"?>\n{opening}{GPX_POINTS}</gpx>\n', encoding="utf-8")
-    with caplog.at_level(logging.WARNING, logger="vision.gps"):
+    with caplog.at_level(logging.WARNING, logger="vision.track_files"):
         track = read_track(path)
     assert [f.time for f in track.fixes] == [T0, T0 + 1.5]
     assert track.fixes[0].speed_mps == pytest.approx(11.1) and track.fixes[0].heading_deg == 0.0
@@ -163,7 +154,7 @@ def test_nmea_bad_sentences_are_skipped_and_counted(tmp_path: Path, caplog: pyte
         "GPRMC without a dollar sign is just text",
         _nmea("GPGGA,080007.00,3100.0420,N,12100.0000,E,1,08,0.9,10.0,M,8.0,M,,"),
     ]
-    with caplog.at_level(logging.WARNING, logger="vision.gps"):
+    with caplog.at_level(logging.WARNING, logger="vision.track_files"):
         track = read_track(_write(tmp_path / "noisy.txt", lines))
     assert [f.time for f in track.fixes] == [T0 + 1, T0 + 7]
     assert track.skip_reasons == {"no date": 1, "checksum": 1, "no fix": 2, "malformed": 2}
@@ -197,7 +188,7 @@ def test_csv_iso_and_unix_times_alias_columns_and_bad_rows(tmp_path: Path, caplo
         f"{(T0 + 6) * 1000},31.0006,121.0,,\n",
         encoding="utf-8",
     )
-    with caplog.at_level(logging.WARNING, logger="vision.gps"):
+    with caplog.at_level(logging.WARNING, logger="vision.track_files"):
         track = read_track(path)
     assert [f.time for f in track.fixes] == [T0, T0 + 1.5, T0 + 3]
     assert track.fixes[0].speed_mps == pytest.approx(11.1) and track.fixes[2].heading_deg == 0.0

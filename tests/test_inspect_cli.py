@@ -12,8 +12,9 @@ from datasets.drive import DriveSettings, simulate_drive
 from models.registry import COCO_MODEL, versioned
 from streetwatch.cli import app
 from tests.conftest import REPO_ROOT
-from vision.gps import GpsFix, write_gpx
+from vision.gps import GpsFix
 from vision.sightings import verify_evidence
+from vision.track_files import write_gpx
 
 PHOTOS = ["garbage-cn__003113.jpg", "facades-spb__img_553.jpg"]
 

@@ -14,10 +14,10 @@ from models.registry import COCO_MODEL, load_detector
 from tests.conftest import REPO_ROOT
 from vision.detections import Detections
 from vision.frames import VideoFileSource, sample_by_time
-from vision.gps import read_track
 from vision.nms import box_iou
 from vision.pipeline import run_pipeline
 from vision.sightings import Location, SightingAggregator, SightingSettings, verify_evidence
+from vision.track_files import read_track
 from vision.tracking import ByteTracker, TrackerSettings, distinct_boxes
 
 CLEAR = 0.5  # an object the model finds at least this sure in the still photo must become a sighting

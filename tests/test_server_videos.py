@@ -18,7 +18,8 @@ from inference_server.app import add_device, create_app
 from inference_server.db import make_engine
 from inference_server.settings import Settings
 from inference_server.tables import VideoJob
-from vision.gps import GpsFix, write_gpx
+from vision.gps import GpsFix
+from vision.track_files import write_gpx
 
 START = 1_795_852_800.0
 
