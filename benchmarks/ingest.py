@@ -25,7 +25,7 @@ from pathlib import Path
 
 import httpx
 
-from inference_server.app import add_device
+from inference_server.devices import add_device
 from inference_server.settings import Settings
 from models.hardware import cpu_name
 from tests import postgres

@@ -24,9 +24,10 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, text
 from sqlmodel import Session
 
-from inference_server.app import add_device, create_app
+from inference_server.app import create_app
 from inference_server.auth import add_user
 from inference_server.db import create_schema, make_engine
+from inference_server.devices import add_device
 from inference_server.geo import load_areas, locate
 from inference_server.settings import Settings
 from inference_server.tables import Case, CaseEvent, Sighting

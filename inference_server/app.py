@@ -19,7 +19,7 @@ from fastapi import Path as PathParam
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic_core import from_json
 from sqlalchemy.exc import IntegrityError
@@ -37,7 +37,6 @@ from inference_server.deps import (
     SESSION_COOKIE,
     csrf_token,
     device,
-    hash_key,
     role,
     server_secret,
     session,
@@ -56,6 +55,7 @@ from inference_server.evidence import (
 )
 from inference_server.geo import load_areas, locate
 from inference_server.headers import SECURITY_HEADERS
+from inference_server.metrics import Metrics
 from inference_server.models_api import ServedModel
 from inference_server.models_api import router as models_router
 from inference_server.runs import RunIds
@@ -812,18 +812,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     return app
 
 
-class Metrics:
-    """Prometheus metrics of one app (its own registry, so several apps in one process do not clash)."""
-
-    def __init__(self) -> None:
-        self.registry = CollectorRegistry()
-        self.ingested = Counter(
-            "streetwatch_sightings_ingested", "sightings accepted", ["class_name"], registry=self.registry
-        )
-        self.queue = Gauge("streetwatch_review_queue_length", "sightings waiting for review", registry=self.registry)
-        self.latency = Histogram("streetwatch_request_seconds", "request latency", ["path"], registry=self.registry)
-
-
 def open311_request(case: Case) -> dict[str, Any]:
     """A case as an Open311 GeoReport v2 service request."""
     classes = {c.name: c for c in load_taxonomy().classes}
@@ -873,18 +861,3 @@ def _repeat(existing: Sighting, metadata_sha: str) -> Any:
     if existing.metadata_sha256 != metadata_sha:
         raise HTTPException(409, f"idempotency key {existing.idempotency_key!r} was used for a different sighting")
     return JSONResponse(json.loads(SightingPublic.model_validate(existing).model_dump_json()), 200)
-
-
-def add_device(settings: Settings, name: str, kind: str = "camera") -> str:
-    """Register a device; returns its API key (shown once, stored only as a hash)."""
-    import secrets
-
-    key = secrets.token_urlsafe(32)
-    settings.make_data_dir()
-    engine = make_engine(settings.url)
-    create_schema(engine)
-    with Session(engine) as s:
-        s.add(Device(name=name, kind=kind, key_hash=hash_key(key)))
-        s.commit()
-    engine.dispose()
-    return key

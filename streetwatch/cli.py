@@ -570,7 +570,7 @@ def devices_add(
     """Register a device and print its API key (shown once; the server keeps only its hash)."""
     from sqlalchemy.exc import IntegrityError
 
-    from inference_server.app import add_device
+    from inference_server.devices import add_device
     from inference_server.settings import Settings
 
     try:

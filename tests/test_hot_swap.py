@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from inference_server.app import add_device, create_app
+from inference_server.app import create_app
+from inference_server.devices import add_device
 from inference_server.settings import Settings
 from models import versions
 from models.registry import DEFAULT_MODEL, ModelFormat, current_model, model_card, model_file

@@ -19,9 +19,10 @@ from datasets.fingerprints import sha256_file
 from datasets.manifest import read_manifest
 from datasets.reviews import benchmark_split
 from datasets.yolo import read_labels
-from inference_server.app import add_device, create_app
+from inference_server.app import create_app
 from inference_server.auth import add_user
 from inference_server.db import create_schema, make_engine
+from inference_server.devices import add_device
 from inference_server.settings import Settings
 from models.registry import DEFAULT_MODEL, current_model, load_detector, versioned
 from streetwatch.cli import app

@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 import uvicorn
 
-from inference_server.app import add_device, create_app
+from inference_server.app import create_app
+from inference_server.devices import add_device
 from inference_server.settings import Settings
 
 LIMIT = 1024 * 1024

@@ -21,8 +21,8 @@ import numpy as np
 import pytest
 from sqlmodel import Session, select
 
-from inference_server.app import add_device
 from inference_server.db import make_engine
+from inference_server.devices import add_device
 from inference_server.evidence import evidence_path
 from inference_server.settings import Settings
 from inference_server.tables import Sighting

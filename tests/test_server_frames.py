@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from inference_server.app import add_device, create_app
+from inference_server.app import create_app
+from inference_server.devices import add_device
 from inference_server.settings import Settings
 from models.registry import DEFAULT_MODEL, model_card
 from tests.conftest import REPO_ROOT

@@ -17,8 +17,9 @@ from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
 from inference_server import evidence
-from inference_server.app import add_device, create_app
+from inference_server.app import create_app
 from inference_server.db import make_engine
+from inference_server.devices import add_device
 from inference_server.evidence import evidence_path
 from inference_server.settings import Settings
 from inference_server.tables import PatrolRun, Sighting

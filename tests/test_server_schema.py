@@ -26,9 +26,10 @@ from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import response_schema_conformance
 from sqlmodel import Session
 
-from inference_server.app import add_device, create_app
+from inference_server.app import create_app
 from inference_server.auth import add_user
 from inference_server.db import create_schema, make_engine
+from inference_server.devices import add_device
 from inference_server.settings import Settings
 
 PASSWORD = "correct horse battery"

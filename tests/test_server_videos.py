@@ -14,8 +14,9 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
-from inference_server.app import add_device, create_app
+from inference_server.app import create_app
 from inference_server.db import make_engine
+from inference_server.devices import add_device
 from inference_server.settings import Settings
 from inference_server.tables import VideoJob
 from vision.gps import GpsFix

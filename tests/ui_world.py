@@ -21,9 +21,10 @@ import httpx2
 import uvicorn
 from sqlmodel import Session
 
-from inference_server.app import add_device, create_app
+from inference_server.app import create_app
 from inference_server.auth import add_user
 from inference_server.db import create_schema, make_engine
+from inference_server.devices import add_device
 from inference_server.geo import load_areas, locate
 from inference_server.settings import Settings
 from tests.local_http import free_port
