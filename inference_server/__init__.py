@@ -1,11 +1,13 @@
-"""Inference server: FastAPI app factory, settings, database, ingest (issue #6, in progress).
+"""Inference server: the FastAPI app devices upload to, reviewers and supervisors work in.
 
-Built: `create_app(settings)`, SQLite (WAL) or PostgreSQL, device API keys, `POST /api/v1/sightings` with
-idempotency keys, evidence verification and content-addressed, atomically written evidence files; users with
-roles (argon2 passwords, bearer tokens, a sign-in rate limit); the review queue and decisions; cases with the
-数字城管 state machine, per-class deadlines and an event trail. Still to come: session cookies + CSRF for the review
-UI, districts/streets from GeoJSON, exports, Open311, metrics, Alembic migrations, raw-frame and video ingest.
-It may import `vision`, never `models` training code.
+`app.create_app(settings)` wires the settings, the app's state, middleware and the routers of `routes/` (one per
+resource: auth, sightings, frames, videos, review, cases, exports, Open311, evidence, runs, models, health, the
+review UI). The domain logic the routes call: `ingest` (sightings with idempotency keys, batches, raw frames),
+`review` (the queue, decisions, undo, batch reject), `cases` (the 数字城管 state machine, deadlines, a case's record),
+`runs`, `models_api` (the served model, hot swap), `videos`, `active_learning`, `dashboard`; underneath: `tables`,
+`db` (SQLite WAL or PostgreSQL, Alembic `migrations/`), `auth` and `deps` (argon2, bearer tokens, session cookies +
+CSRF, roles), `evidence` (content-addressed, atomically written files), `geo` (districts and streets).
+It may import `vision` and the model registry (`models.registry`, `models.versions`), never `models` training code.
 """
 
 import vision  # noqa: F401  first, so that OpenCV's decoder pixel limit is set before cv2 loads

@@ -1,16 +1,23 @@
 """The 数字城管 case workflow: 立案 → 派遣 → 处置 → 核查 → 结案, with rejection and reopening, as one state machine.
 
 Every change writes a `CaseEvent` (who, when, from, to, note). Deadlines per class come from
-`config/deadlines.yaml`, in working hours of the city's calendar.
+`config/deadlines.yaml`, in working hours of the city's calendar. A case's record (its events and photos) and its
+changes (a transition, 派遣 with a deadline of the supervisor's own, a rectification photo) are written here for both
+the core API and the review UI's; the routes are `routes.cases`.
 """
 
-from datetime import UTC, datetime
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import yaml
+from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import Session, col, select
 
-from inference_server.tables import Case, CaseEvent, CaseSighting, Sighting
+from inference_server.tables import Case, CaseEvent, CasePhoto, CaseSighting, Sighting
 from inference_server.workhours import WorkingCalendar
 from vision.geodesy import haversine_m
 
@@ -89,3 +96,89 @@ def transition(
     case.department = department or case.department
     case.updated = datetime.now(UTC)
     session.add(case)
+
+
+class TransitionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    to: str = Field(max_length=200)
+    note: str = Field(default="", max_length=2000)
+    department: str | None = Field(default=None, max_length=200)
+    satisfaction: int | None = Field(default=None, ge=1, le=5, description="closing: the caller's 1-5 rating")
+
+
+class DispatchIn(BaseModel):
+    """派遣: to a department, by a deadline (the class's working-hours deadline when left out)."""
+
+    model_config = ConfigDict(extra="forbid")
+    department: str = Field(min_length=1, max_length=200)
+    deadline: datetime | None = None
+    note: str = Field(default="", max_length=2000)
+
+
+class DeadlineError(ValueError):
+    """A deadline a supervisor set that is not in the coming year."""
+
+
+def city_zone() -> str:
+    """The city's time zone (of the working-hours calendar)."""
+    return str(yaml.safe_load(DEADLINES.read_text(encoding="utf-8")).get("timezone", "Asia/Shanghai"))
+
+
+def change(session: Session, case: Case, wanted: TransitionIn, user_id: int) -> None:
+    """Move a case to `wanted.to` (raises `TransitionError`); closing keeps the caller's rating. The caller commits."""
+    transition(session, case, wanted.to, user_id, wanted.note, wanted.department)
+    if wanted.to == "closed" and wanted.satisfaction is not None:
+        case.satisfaction = wanted.satisfaction
+        session.add(case)
+
+
+def dispatch(session: Session, case: Case, order: DispatchIn, user_id: int) -> None:
+    """派遣 a case to a department, with the supervisor's own deadline if given (logged in the note).
+
+    A deadline without a time zone is in the city's. Raises `DeadlineError` for one not within the coming year,
+    `TransitionError` when the case cannot be dispatched. The caller commits.
+    """
+    note = order.note
+    if order.deadline is not None:
+        due = order.deadline if order.deadline.tzinfo else order.deadline.replace(tzinfo=ZoneInfo(city_zone()))
+        if not datetime.now(UTC) < due < datetime.now(UTC) + timedelta(days=366):
+            raise DeadlineError("the deadline must be in the future, within a year")
+        case.deadline = due.astimezone(UTC)
+        note = f"{note} (deadline {due.isoformat(timespec='minutes')})".strip()
+    transition(session, case, "dispatched", user_id, note, order.department)
+
+
+def add_photo(session: Session, case: Case, user_id: int, sha256: str, note: str) -> None:
+    """Attach a stored rectification photo to a case and log it in the case's trail. The caller commits."""
+    session.add(CasePhoto(case_id=case.id or 0, user_id=user_id, sha256=sha256, note=note))
+    session.add(CaseEvent(case_id=case.id or 0, user_id=user_id, from_state=case.state, to_state=case.state,
+                          note=f"photo {sha256[:12]}: {note}".strip()))  # fmt: skip
+
+
+@dataclass(frozen=True)
+class CaseRecord:
+    """A case with its trail: its events and photos, oldest first."""
+
+    case: Case
+    events: list[CaseEvent]
+    photos: list[CasePhoto]
+
+
+def record(session: Session, case: Case) -> CaseRecord:
+    """The case's record, as both case views show it."""
+    events = session.exec(select(CaseEvent).where(CaseEvent.case_id == case.id).order_by(col(CaseEvent.id))).all()
+    photos = session.exec(select(CasePhoto).where(CasePhoto.case_id == case.id).order_by(col(CasePhoto.id))).all()
+    return CaseRecord(case, list(events), list(photos))
+
+
+def sighting_ids(session: Session, case_id: int) -> list[int]:
+    """The ids of the sightings a case holds."""
+    return [link.sighting_id for link in session.exec(select(CaseSighting).where(CaseSighting.case_id == case_id))]
+
+
+def sightings(session: Session, case_id: int) -> list[Sighting]:
+    """The sightings a case holds, oldest first."""
+    return list(session.exec(
+        select(Sighting).join(CaseSighting, col(CaseSighting.sighting_id) == Sighting.id)
+        .where(CaseSighting.case_id == case_id).order_by(col(Sighting.best_time))
+    ).all())  # fmt: skip

@@ -1,4 +1,5 @@
-"""Request dependencies shared by every router: the database session, the device and the signed-in user.
+"""Request dependencies shared by every router: the database session, the device, the signed-in user and what
+`create_app` keeps in `app.state` (settings, engine, served model, metrics, workers), each as a typed alias.
 
 A person signs in either with a bearer token (`POST /api/v1/auth/token`, for scripts and tools) or with a session
 cookie (`POST /api/v1/auth/session`, for the review UI). The cookie is HttpOnly and SameSite=Strict; because a
@@ -15,13 +16,21 @@ import os
 import secrets
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 from fastapi import Cookie, Depends, Header, HTTPException, Request
+from fastapi import Path as PathParam
+from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from inference_server import auth
+from inference_server.active_learning import ServerRescorer
+from inference_server.ingest import Intake
+from inference_server.metrics import Metrics
+from inference_server.models_api import ServedModel
+from inference_server.settings import Settings
 from inference_server.tables import Device, User
+from inference_server.videos import VideoWorker
 
 SESSION_COOKIE = "sw_session"
 CSRF_COOKIE = "sw_csrf"
@@ -113,3 +122,72 @@ def role(minimum: str) -> Callable[..., User]:
         return who
 
     return check
+
+
+Viewer = Annotated[User, Depends(role("viewer"))]
+Reviewer = Annotated[User, Depends(role("reviewer"))]
+Supervisor = Annotated[User, Depends(role("supervisor"))]
+Admin = Annotated[User, Depends(role("admin"))]
+SignedIn = Annotated[User, Depends(user)]
+Sender = Annotated[Device, Depends(device)]
+
+# row ids: SQLite and PostgreSQL integers are signed 64-bit
+RowId = Annotated[int, PathParam(ge=1, le=2**63 - 1)]
+
+Row = TypeVar("Row")
+
+
+def get_or_404(s: Session, table: type[Row], row_id: int, what: str) -> Row:
+    """The row of `table` with `row_id`, or a 404 saying there is no such `what`."""
+    found = s.get(table, row_id)
+    if found is None:
+        raise HTTPException(404, f"no {what} {row_id}")
+    return found
+
+
+# what create_app keeps in app.state, read by the routes that need it (never captured in closures)
+def _settings(request: Request) -> Settings:
+    return request.app.state.settings  # type: ignore[no-any-return]
+
+
+def _intake(request: Request) -> Intake:
+    return request.app.state.intake  # type: ignore[no-any-return]
+
+
+def _served(request: Request) -> ServedModel:
+    return request.app.state.served  # type: ignore[no-any-return]
+
+
+def _rescorer(request: Request) -> ServerRescorer:
+    return request.app.state.rescorer  # type: ignore[no-any-return]
+
+
+def _metrics(request: Request) -> Metrics:
+    return request.app.state.metrics  # type: ignore[no-any-return]
+
+
+def _worker(request: Request) -> VideoWorker:
+    return request.app.state.worker  # type: ignore[no-any-return]
+
+
+def _sign_ins(request: Request) -> auth.LoginLimiter:
+    return request.app.state.sign_ins  # type: ignore[no-any-return]
+
+
+def _secret(request: Request) -> bytes:
+    return request.app.state.secret  # type: ignore[no-any-return]
+
+
+def _engine(request: Request) -> Engine:
+    return request.app.state.engine  # type: ignore[no-any-return]
+
+
+AppSettings = Annotated[Settings, Depends(_settings)]
+IntakeDep = Annotated[Intake, Depends(_intake)]
+Served = Annotated[ServedModel, Depends(_served)]
+Rescorer = Annotated[ServerRescorer, Depends(_rescorer)]
+AppMetrics = Annotated[Metrics, Depends(_metrics)]
+Worker = Annotated[VideoWorker, Depends(_worker)]
+SignIns = Annotated[auth.LoginLimiter, Depends(_sign_ins)]
+Secret = Annotated[bytes, Depends(_secret)]
+DbEngine = Annotated[Engine, Depends(_engine)]

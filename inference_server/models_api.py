@@ -1,4 +1,4 @@
-"""The served model and its hot swap; the model endpoints edge devices update from.
+"""The served model and its hot swap; the model endpoints edge devices update from are `routes.models`.
 
 `ServedModel` holds the server's detector and the `name@version` it was loaded from. Unless the server is pinned
 to one model (`STREETWATCH_MODEL`), it follows the registry's current model (`models.registry.current_model`):
@@ -18,17 +18,11 @@ import logging
 import threading
 import time
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends, HTTPException, Request
-from fastapi import Path as PathParam
-from fastapi.responses import FileResponse
-
-from inference_server.deps import device, role
-from inference_server.tables import Device, User
 from models.registry import DEFAULT_MODEL, ModelFormat, current_model, load_detector, versioned
 from models.registry import model_file as registry_file
-from models.versions import list_versions, read_card, verify_files
+from models.versions import read_card, verify_files
 from vision.detector import Detector
 from vision.errors import StreetWatchError
 
@@ -90,39 +84,7 @@ class ServedModel:
             return self._loaded
 
 
-def _file_info(folder: Path, name: str) -> dict[str, Any]:
+def file_info(folder: Path, name: str) -> dict[str, Any]:
+    """A model file's sha256 (from its card) and size."""
     card = read_card(folder)
     return {"sha256": card.get("files", {}).get(name), "size": (folder / name).stat().st_size}
-
-
-router = APIRouter(prefix="/api/v1/models", tags=["models"])
-
-
-@router.get("/current")
-def served_model(request: Request, _: Annotated[Device, Depends(device)]) -> dict[str, Any]:
-    """What edge devices should run: the served reference and each ONNX file's sha256 and size."""
-    reference = request.app.state.served.wanted()
-    folder = model_folder(reference)
-    return {"reference": reference, "files": {name: _file_info(folder, name) for name in SERVED_FILES}}
-
-
-@router.get("/{reference}/files/{name}")
-def version_file(
-    reference: Annotated[str, PathParam(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*@[A-Za-z0-9][A-Za-z0-9._+-]*$")],
-    name: Annotated[str, PathParam(pattern=r"^model(\.int8)?\.onnx$")],
-    _: Annotated[Device, Depends(device)],
-) -> FileResponse:
-    """One ONNX file of a model version (the edge checks it against the sha256 of `/current`)."""
-    try:
-        folder = model_folder(reference)
-    except StreetWatchError as error:
-        raise HTTPException(404, str(error)) from error
-    info = _file_info(folder, name)
-    return FileResponse(folder / name, media_type="application/octet-stream", headers={"X-Sha256": info["sha256"]})
-
-
-@router.get("")
-def registry_versions(request: Request, _: Annotated[User, Depends(role("viewer"))]) -> dict[str, Any]:
-    """The registry's versions (status, parent, gate decision) and what serves now."""
-    served = request.app.state.served
-    return {"serving": served.current()[1], "versions": list_versions()}

@@ -1,8 +1,10 @@
-"""The reviewer's side of the queue: the next sightings with the history of their spot, undo, and batch rejection.
+"""Review: the queue of pending sightings, decisions on them, taking a decision back, and batch rejection.
 
-The queue itself (pending sightings in an order) is `app.review_queue`; this module adds what a reviewer working
-through hundreds of sightings an hour needs: the next two at once (one to show, one to preload), the open cases and
-earlier sightings near each, taking the last decision back, and rejecting many obvious false positives in one go.
+One `QueueFilter` says which pending sightings a reviewer works through and in which order (the core API's
+`/review/queue` and the UI's `/ui/review/next` and `/ui/review/grid` all use it). A decision (`decide`) and a batch
+rejection (`reject_many`) write the same `ReviewDecision` row, with the snapshot `undo_last` restores. Beyond the
+queue, a reviewer working through hundreds of sightings an hour gets the next two at once (one to show, one to
+preload) with the open cases and earlier sightings near each. The routes are `routes.review`.
 """
 
 from __future__ import annotations
@@ -14,8 +16,11 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import Session, col, func, select
 
+from inference_server.cases import file_or_attach
 from inference_server.tables import Case, CaseEvent, CaseSighting, ReviewDecision, Sighting, SightingPublic
+from inference_server.wire import Box
 from vision.geodesy import haversine_m
+from vision.taxonomy import load_taxonomy
 
 OPEN_STATES = ("filed", "dispatched", "handling", "verifying")
 METRES_PER_DEGREE = 111_320.0
@@ -28,8 +33,50 @@ class QueueFilter(BaseModel):
     class_name: str | None = None
     district: str | None = None
     min_score: float = Field(default=0.0, ge=0, le=1)
+    since: float | None = Field(default=None, description="only sightings seen at or after (Unix seconds)")
     order: str = Field(default="score", pattern="^(score|low|time|oldest)$", description="low: least sure first")
     exclude: list[int] = Field(default_factory=list, description="ids the reviewer skipped")
+
+    def apply(self, query: Any) -> Any:
+        """`query` (over `Sighting`) narrowed to the pending sightings this filter wants, unordered."""
+        query = query.where(Sighting.status == "pending")
+        if self.min_score > 0:
+            query = query.where(Sighting.score >= self.min_score)
+        if self.class_name:
+            query = query.where(Sighting.class_name == self.class_name)
+        if self.district:
+            query = query.where(Sighting.district == self.district)
+        if self.since is not None:
+            query = query.where(Sighting.best_time >= self.since)
+        if self.exclude:
+            query = query.where(col(Sighting.id).not_in(self.exclude))
+        return query
+
+
+ORDERS = {
+    "score": (col(Sighting.score).desc(), col(Sighting.id)),
+    "low": (col(Sighting.score), col(Sighting.id)),
+    "time": (col(Sighting.best_time).desc(), col(Sighting.id)),
+    "oldest": (col(Sighting.best_time), col(Sighting.id)),
+}
+
+
+class DecisionIn(BaseModel):
+    """A reviewer's decision about a sighting."""
+
+    model_config = ConfigDict(extra="forbid")
+    action: str = Field(pattern="^(confirm|reject|relabel|fix_box)$")
+    class_name: str | None = Field(default=None, max_length=200)
+    box: Box | None = None
+    note: str = Field(default="", max_length=2000)
+
+
+class DecisionError(ValueError):
+    """A decision that does not hold together (a relabel without a known class, a fix_box without a box)."""
+
+
+class AlreadyDecided(ValueError):
+    """A decision about a sighting that is no longer pending."""
 
 
 class UndoError(ValueError):
@@ -37,34 +84,55 @@ class UndoError(ValueError):
 
 
 def pending_count(session: Session, wanted: QueueFilter) -> int:
-    query = select(func.count()).select_from(Sighting).where(Sighting.status == "pending")
-    if wanted.class_name:
-        query = query.where(Sighting.class_name == wanted.class_name)
-    if wanted.district:
-        query = query.where(Sighting.district == wanted.district)
-    if wanted.min_score > 0:
-        query = query.where(Sighting.score >= wanted.min_score)
+    """How many pending sightings `wanted` lets through (`exclude` aside, it counts what `next_pending` pages)."""
+    query = wanted.model_copy(update={"exclude": []}).apply(select(func.count()).select_from(Sighting))
     return int(session.exec(query).one())
 
 
 def next_pending(session: Session, wanted: QueueFilter, limit: int) -> list[Sighting]:
     """The first `limit` pending sightings in the reviewer's order (the indexes of migration 0004 serve it)."""
-    query = select(Sighting).where(Sighting.status == "pending")
-    if wanted.min_score > 0:
-        query = query.where(Sighting.score >= wanted.min_score)
-    if wanted.class_name:
-        query = query.where(Sighting.class_name == wanted.class_name)
-    if wanted.district:
-        query = query.where(Sighting.district == wanted.district)
-    if wanted.exclude:
-        query = query.where(col(Sighting.id).not_in(wanted.exclude))
-    ordering = {
-        "score": (col(Sighting.score).desc(), col(Sighting.id)),
-        "low": (col(Sighting.score), col(Sighting.id)),
-        "time": (col(Sighting.best_time).desc(), col(Sighting.id)),
-        "oldest": (col(Sighting.best_time), col(Sighting.id)),
-    }[wanted.order]
-    return list(session.exec(query.order_by(*ordering).limit(limit)).all())
+    query = wanted.apply(select(Sighting)).order_by(*ORDERS[wanted.order]).limit(limit)
+    return list(session.exec(query).all())
+
+
+def decide(
+    session: Session, sighting: Sighting, decision: DecisionIn, user_id: int, case_radius_m: float
+) -> int | None:
+    """Record a reviewer's decision on a pending sighting; returns the case a confirmation filed or joined.
+
+    Confirm, relabel and fix_box all say "this is a real event": the sighting is confirmed and goes to the open case
+    of its class within `case_radius_m`, or files a new one. The decision keeps the sighting's class and box as
+    they were, for `undo_last`. Raises `AlreadyDecided` or `DecisionError`; the caller commits.
+    """
+    if sighting.status != "pending":
+        raise AlreadyDecided(f"sighting {sighting.id} was decided already ({sighting.status})")
+    before = _snapshot(sighting)
+    if decision.action == "relabel":
+        if decision.class_name not in load_taxonomy().names:
+            raise DecisionError(f"relabel needs a known class_name, got {decision.class_name!r}")
+        sighting.class_name = decision.class_name
+    if decision.action == "fix_box":
+        if decision.box is None:
+            raise DecisionError("fix_box needs the corrected box")
+        sighting.box = list(decision.box)
+    box = list(decision.box) if decision.box else None
+    session.add(ReviewDecision(
+        sighting_id=sighting.id or 0, user_id=user_id, action=decision.action, class_name=decision.class_name,
+        box=box, note=decision.note, before=before,
+    ))  # fmt: skip
+    case_id = None
+    if decision.action == "reject":
+        sighting.status = "rejected"
+    else:
+        sighting.status = "confirmed"
+        case_id = file_or_attach(session, sighting, user_id, case_radius_m).id
+    session.add(sighting)
+    return case_id
+
+
+def _snapshot(sighting: Sighting) -> dict[str, Any]:
+    """What an undo restores: the sighting's class and box before a decision."""
+    return {"class_name": sighting.class_name, "box": list(sighting.box)}
 
 
 def _box_around(lat: float, lon: float, metres: float) -> tuple[float, float, float, float]:
@@ -193,8 +261,7 @@ def reject_many(session: Session, ids: list[int], user_id: int, note: str) -> tu
         sighting.status = "rejected"
         session.add(sighting)
         session.add(ReviewDecision(
-            sighting_id=sighting_id, user_id=user_id, action="reject", note=note,
-            before={"class_name": sighting.class_name, "box": list(sighting.box)},
+            sighting_id=sighting_id, user_id=user_id, action="reject", note=note, before=_snapshot(sighting)
         ))  # fmt: skip
         rejected.append(sighting_id)
     return rejected, skipped

@@ -3,26 +3,21 @@
 A device names its run in each sighting (`run`: e.g. the video and its start time); the first sighting of a run
 creates it, each new sighting counts into it in the same transaction as its own row, and the device may send a
 summary when the run ends (`PUT /api/v1/runs/{key}`: start, end, distance driven, frames analysed). Supervisors
-see which streets were covered and what each drive found.
+see which streets were covered and what each drive found. The endpoints are `routes.runs`.
 """
 
 from __future__ import annotations
 
 import threading
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
-from fastapi import Path as PathParam
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import case, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from inference_server.deps import DbSession, device, role
-from inference_server.tables import Device, PatrolRun, User
+from inference_server.tables import PatrolRun
 from inference_server.wire import Count, Label, Metres, UnixTime
-
-RunKey = Annotated[str, PathParam(min_length=1, max_length=200)]
 
 
 class RunSummaryIn(BaseModel):
@@ -100,43 +95,6 @@ def _find(s: Session, device_id: int, key: str) -> PatrolRun | None:
     return s.exec(select(PatrolRun).where(PatrolRun.device_id == device_id, PatrolRun.key == key)).first()
 
 
-def _public(run: PatrolRun, device_name: str) -> RunPublic:
+def public(run: PatrolRun, device_name: str) -> RunPublic:
+    """A run as the API shows it, with its device's name."""
     return RunPublic.model_validate(run).model_copy(update={"device": device_name})
-
-
-router = APIRouter()
-
-
-@router.put("/api/v1/runs/{key}", response_model=RunPublic)
-def report_run(key: RunKey, summary: RunSummaryIn, request: Request, s: DbSession,
-               sender: Annotated[Device, Depends(device)]) -> RunPublic:  # fmt: skip
-    """The device's summary of a run (repeatable: the last summary wins)."""
-    run_id = request.app.state.run_ids.get(request.app.state.engine, sender.id or 0, key)
-    run = s.get(PatrolRun, run_id)
-    assert run is not None
-    for name, value in summary.model_dump(exclude_unset=True).items():
-        setattr(run, name, value)
-    s.add(run)
-    s.commit()
-    s.refresh(run)
-    return _public(run, sender.name)
-
-
-@router.get("/api/v1/runs", response_model=list[RunPublic])
-def list_runs(
-    s: DbSession, _: Annotated[User, Depends(role("viewer"))], limit: Annotated[int, Query(ge=1, le=1000)] = 100
-) -> list[RunPublic]:
-    """Newest runs first, with how many sightings each brought in."""
-    rows = s.exec(select(PatrolRun, Device.name).join(Device).order_by(col(PatrolRun.id).desc()).limit(limit)).all()
-    return [_public(run, name) for run, name in rows]
-
-
-@router.get("/api/v1/runs/{run_id}", response_model=RunPublic)
-def get_run(
-    run_id: Annotated[int, PathParam(ge=1, le=2**63 - 1)], s: DbSession, _: Annotated[User, Depends(role("viewer"))]
-) -> RunPublic:
-    run = s.get(PatrolRun, run_id)
-    if run is None:
-        raise HTTPException(404, f"no run {run_id}")
-    found = s.get(Device, run.device_id)
-    return _public(run, found.name if found else "")

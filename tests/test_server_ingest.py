@@ -294,7 +294,7 @@ def test_a_batch_that_loses_a_race_on_a_key_still_answers_for_every_sighting(
 ) -> None:  # type: ignore[no-untyped-def]
     import sqlalchemy
 
-    from inference_server.app import canonical_digest
+    from inference_server.ingest import canonical_digest
 
     http, key = client
     sightings = make_sightings(tmp_path / "ev", 3)

@@ -135,7 +135,7 @@ ENDPOINTS = [
     ("GET", "/api/v1/models/current", None, {"device"}),
     ("GET", "/api/v1/models/streetwatch-starter@0.2.0/files/model.int8.onnx", None, {"device"}),
     ("GET", "/api/v1/models", None, {"viewer", "reviewer", "supervisor", "admin"}),
-    # the review UI (inference_server/ui_api.py) and its front-end
+    # the review UI (its /api/v1/ui/... routes in inference_server/routes/) and its front-end
     ("GET", "/", None, "anyone"),
     ("GET", "/api/v1/ui/config", None, {"viewer", "reviewer", "supervisor", "admin"}),
     ("GET", "/api/v1/ui/review/next", None, {"reviewer", "supervisor", "admin"}),
