@@ -8,14 +8,14 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, HTTPException, Query, UploadFile
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from sqlmodel import col, func, select
 
 from inference_server import auth, cases, review
 from inference_server.cases import STATES, TRANSITIONS, TransitionError
 from inference_server.deps import AppSettings, DbSession, IntakeDep, RowId, Supervisor, Viewer, get_or_404
 from inference_server.evidence import EvidenceError, Part, store
-from inference_server.tables import Case, User
+from inference_server.tables import Case, CaseEvent, CasePhoto, User
 from inference_server.wire import unprocessable
 from vision.errors import ImageError
 from vision.images import decode_image
@@ -23,6 +23,14 @@ from vision.images import decode_image
 router = APIRouter(prefix="/api/v1/cases", tags=["cases"])
 ui = APIRouter(prefix="/api/v1/ui/cases", tags=["review UI"])
 BOARD_STATES = ("filed", "dispatched", "handling", "verifying", "closed")
+
+
+class CaseRecordOut(BaseModel):
+    photos: list[CasePhoto]
+    case: Case
+    state_zh: str
+    sightings: list[int] = Field(description="the ids of the sightings the case holds")
+    events: list[CaseEvent] = Field(description="its trail, oldest first")
 
 
 class TransitionOut(BaseModel):
@@ -53,15 +61,12 @@ def list_cases(
 
 
 @router.get("/{case_id}")
-def get_case(case_id: RowId, s: DbSession, _: Viewer) -> dict[str, Any]:
+def get_case(case_id: RowId, s: DbSession, _: Viewer) -> CaseRecordOut:
     found = cases.record(s, get_or_404(s, Case, case_id, "case"))
-    return {
-        "photos": [p.model_dump(mode="json") for p in found.photos],
-        "case": found.case.model_dump(mode="json"),
-        "state_zh": STATES[found.case.state],
-        "sightings": cases.sighting_ids(s, case_id),
-        "events": [e.model_dump(mode="json") for e in found.events],
-    }
+    return CaseRecordOut(
+        photos=found.photos, case=found.case, state_zh=STATES[found.case.state],
+        sightings=cases.sighting_ids(s, case_id), events=found.events,
+    )  # fmt: skip
 
 
 @router.post("/{case_id}/transition")

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException
 from fastapi import Path as PathParam
 from fastapi.responses import FileResponse
+from pydantic import BaseModel, Field
 
 from inference_server.deps import Sender, Served, Viewer
 from inference_server.models_api import SERVED_FILES, file_info, model_folder
@@ -17,12 +18,23 @@ from vision.errors import StreetWatchError
 router = APIRouter(prefix="/api/v1/models", tags=["models"])
 
 
+class ModelFileOut(BaseModel):
+    sha256: str | None = Field(description="from the version's card; the downloaded file must match it")
+    size: int
+
+
+class ServedOut(BaseModel):
+    reference: str = Field(description="name@version")
+    files: dict[str, ModelFileOut]
+
+
 @router.get("/current")
-def served_model(served: Served, _: Sender) -> dict[str, Any]:
+def served_model(served: Served, _: Sender) -> ServedOut:
     """What edge devices should run: the served reference and each ONNX file's sha256 and size."""
     reference = served.wanted()
     folder = model_folder(reference)
-    return {"reference": reference, "files": {name: file_info(folder, name) for name in SERVED_FILES}}
+    files = {name: ModelFileOut.model_validate(file_info(folder, name)) for name in SERVED_FILES}
+    return ServedOut(reference=reference, files=files)
 
 
 @router.get("/{reference}/files/{name}")

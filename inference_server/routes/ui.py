@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 import yaml
 from fastapi import APIRouter, Query
 from fastapi.responses import RedirectResponse
+from pydantic import BaseModel, Field
 from sqlalchemy import select as sa_select
 from sqlmodel import col, func, select
 
@@ -34,6 +35,15 @@ Day = Annotated[date | None, Query(ge=date(2000, 1, 1), le=date(2100, 1, 1))]
 
 router = APIRouter(prefix="/api/v1/ui", tags=["review UI"])
 home = APIRouter(include_in_schema=False)
+
+
+class UserOut(BaseModel):
+    id: int | None
+    username: str
+    role: str
+    active: bool
+    created: str
+    decisions: int = Field(description="review decisions made")
 
 
 @home.get("/")
@@ -140,14 +150,14 @@ def map_data(
 
 
 @router.get("/admin/users")
-def admin_users(s: DbSession, _: Admin) -> list[dict[str, Any]]:
+def admin_users(s: DbSession, _: Admin) -> list[UserOut]:
     """Everyone who can sign in, with how many review decisions each made (admins only)."""
     decided = dict(
         s.exec(select(ReviewDecision.user_id, func.count()).group_by(ReviewDecision.user_id)).all()  # type: ignore[arg-type]
     )
     users = s.exec(select(User).order_by(col(User.id))).all()
     return [
-        {"id": u.id, "username": u.username, "role": u.role, "active": u.active, "created": u.created.isoformat(),
-         "decisions": decided.get(u.id or 0, 0)}
+        UserOut(id=u.id, username=u.username, role=u.role, active=u.active, created=u.created.isoformat(),
+                decisions=decided.get(u.id or 0, 0))
         for u in users
     ]  # fmt: skip

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, File, Form, Header, HTTPException, UploadFile
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -22,6 +22,16 @@ class VideoIn(BaseModel):
     start_time: UnixTime = Field(description="Unix seconds of the video's first frame")
 
 
+class JobQueuedOut(BaseModel):
+    job: int | None
+    status: str = Field(description="queued, running, done or failed")
+
+
+class JobOut(JobQueuedOut):
+    sightings: int = Field(description="sightings stored so far")
+    error: str | None
+
+
 @router.post("", status_code=202)
 def upload_video(
     s: DbSession,
@@ -32,12 +42,12 @@ def upload_video(
     video: Annotated[UploadFile, File(description="a video segment (mp4, avi, webm …)")],
     idempotency_key: Annotated[str, Header(max_length=200)],
     gps: Annotated[UploadFile | None, File(description="its GPS track: GPX, NMEA or CSV")] = None,
-) -> dict[str, Any]:
+) -> JobQueuedOut:
     """Queue a video segment for inspection on the server; its sightings appear as the job runs."""
     mine = VideoJob.device_id == sender.id, VideoJob.idempotency_key == idempotency_key
     existing = s.exec(select(VideoJob).where(*mine)).first()
     if existing is not None:
-        return {"job": existing.id, "status": existing.status}
+        return JobQueuedOut(job=existing.id, status=existing.status)
     try:
         start = VideoIn.model_validate_json(metadata).start_time
     except ValidationError as error:
@@ -60,13 +70,13 @@ def upload_video(
         s.rollback()
         job = s.exec(select(VideoJob).where(*mine)).one()
     worker.wake()
-    return {"job": job.id, "status": job.status}
+    return JobQueuedOut(job=job.id, status=job.status)
 
 
 @router.get("/{job_id}")
-def video_job(job_id: RowId, s: DbSession, sender: Sender) -> Any:
+def video_job(job_id: RowId, s: DbSession, sender: Sender) -> JobOut:
     """A video job of the calling device (another device's is answered as if it did not exist)."""
     job = get_or_404(s, VideoJob, job_id, "video job")
     if job.device_id != sender.id:
         raise HTTPException(404, f"no video job {job_id}")
-    return {"job": job.id, "status": job.status, "sightings": job.sightings, "error": job.error}
+    return JobOut(job=job.id, status=job.status, sightings=job.sightings, error=job.error)
