@@ -38,6 +38,7 @@ from inference_server.settings import Settings
 from inference_server.videos import VideoWorker
 from inference_server.wire import error_details
 from vision.images import ImageLimits
+from vision.inspection import InspectionConfig
 
 logger = logging.getLogger(__name__)
 
@@ -53,12 +54,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     state.sign_ins = auth.LoginLimiter()
     limits = ImageLimits(max_bytes=settings.max_evidence_bytes, max_pixels=settings.max_image_pixels)
     state.intake = Intake(settings, limits, load_areas(settings.districts), RunIds(), state.engine, state.metrics)
-    state.served = ServedModel(settings.model, tiles=settings.tiles)  # follows the promoted model (hot swap)
+    inspection = InspectionConfig(tiles=settings.tiles)  # video jobs run what `inspect` and `edge` run
+    # one detector for raw frames and videos, at the floor the tracker needs; raw frames keep review_threshold up
+    state.served = ServedModel(settings.model, tiles=settings.tiles, detection=inspection.detection)  # hot swap
     state.rescorer = ServerRescorer(state.served.current, settings.evidence_dir)
     state.worker = VideoWorker(
-        state.engine, lambda: state.served.current()[0], state.intake.video_saver(state.served),
-        max_pixels=settings.max_image_pixels,
-    )  # fmt: skip
+        state.engine, state.served.current, state.intake.video_saver(), inspection, settings.max_image_pixels
+    )
     app.add_exception_handler(RequestValidationError, refused)  # type: ignore[arg-type]
     # innermost, so that its 413 is raised where the router reads (the http middlewares' task groups would wrap it)
     app.add_middleware(BodyLimit, max_bytes=settings.max_upload_bytes)

@@ -315,12 +315,13 @@ class Intake:
             self.metrics.ingested.labels(class_name=row.class_name).inc()
         return rows
 
-    def video_saver(self, served: ServedModel) -> SaveSighting:
-        """What the video worker calls for each sighting of a job: stored as if the job's device had sent it."""
+    def video_saver(self) -> SaveSighting:
+        """What the video worker calls for each sighting of a job: stored as if the job's device had sent it (the
+        sighting names the model the job ran)."""
 
         def save(s: Session, job: VideoJob, sighting: SeenSighting, key: str) -> None:
             record_json = sighting.to_json()
-            record = SightingIn.model_validate_json(record_json).model_copy(update={"model": served.current()[1]})
+            record = SightingIn.model_validate_json(record_json)
             sent = Sent(job.device_id, key, record_json, record)
             self.save_one(s, sent, Path(sighting.frame.path).read_bytes(), Path(sighting.crop.path).read_bytes())
 

@@ -25,6 +25,7 @@ from models.registry import model_file as registry_file
 from models.versions import read_card, verify_files
 from vision.detector import Detector
 from vision.errors import StreetWatchError
+from vision.yolo_head import DetectionSettings
 
 logger = logging.getLogger(__name__)
 SERVED_FILES = ("model.onnx", "model.int8.onnx")
@@ -42,9 +43,16 @@ def model_folder(reference: str) -> Path:
 class ServedModel:
     """The server's detector, swapped for the registry's current model when that changes."""
 
-    def __init__(self, pinned: str = "", check_seconds: float = 1.0, tiles: bool | None = None) -> None:
+    def __init__(
+        self,
+        pinned: str = "",
+        check_seconds: float = 1.0,
+        tiles: bool | None = None,
+        detection: DetectionSettings | None = None,
+    ) -> None:
         self.pinned = pinned
         self.tiles = tiles  # None: each model tiles wide frames as its card says
+        self.detection = detection  # None: the backends' defaults
         self.check_seconds = check_seconds
         self._lock = threading.Lock()
         self._loaded: tuple[Detector, str] | None = None
@@ -68,13 +76,14 @@ class ServedModel:
             try:
                 if "@" in wanted:
                     verify_files(model_folder(wanted))
-                detector = load_detector(wanted, tiles=self.tiles)
+                detector = load_detector(wanted, settings=self.detection, tiles=self.tiles)
             except (StreetWatchError, OSError, ValueError, KeyError) as error:
                 if self._loaded is None:  # nothing serves yet: the shipped default, unless pinned to this one
                     if self.pinned or wanted == versioned(DEFAULT_MODEL):
                         raise
                     logger.error("model %s refused, starting on the zoo default: %s", wanted, error)
-                    self._loaded = (load_detector(DEFAULT_MODEL, tiles=self.tiles), versioned(DEFAULT_MODEL))
+                    default = load_detector(DEFAULT_MODEL, settings=self.detection, tiles=self.tiles)
+                    self._loaded = (default, versioned(DEFAULT_MODEL))
                 self._refused.add(wanted)
                 logger.error("model %s refused, %s keeps serving: %s", wanted, self._loaded[1], error)
                 return self._loaded

@@ -13,21 +13,20 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from inference_server.evidence import scratch_file, store_file
 from inference_server.tables import VideoJob
+from vision.detector import Detector
 from vision.errors import StreetWatchError
-from vision.frames import VideoFileSource, sample_by_time
+from vision.frames import VideoFileSource
 from vision.images import ImageLimits
-from vision.pipeline import run_pipeline
-from vision.sightings import Location, Sighting, SightingAggregator
+from vision.inspection import Inspection, InspectionConfig
+from vision.sightings import Sighting
 from vision.taxonomy import load_taxonomy
 from vision.track_files import read_track
-from vision.tracking import ByteTracker
 
 logger = logging.getLogger(__name__)
 
@@ -96,10 +95,18 @@ def keep_upload(folder: Path, upload: Upload, max_pixels: int) -> KeptUpload:
 
 
 class VideoWorker:
+    """Runs queued video jobs one at a time on a thread: the inspection every other caller runs
+    (`vision.inspection`), with the server's current model, each sighting stored as the job's device sent it."""
+
     def __init__(
-        self, engine: Engine, detector: Callable[[], Any], save: SaveSighting, fps: float = 5.0, max_pixels: int = 0
+        self,
+        engine: Engine,
+        model: Callable[[], tuple[Detector, str]],
+        save: SaveSighting,
+        config: InspectionConfig = InspectionConfig(),
+        max_pixels: int = 0,
     ) -> None:
-        self.engine, self.detector, self.save, self.fps = engine, detector, save, fps
+        self.engine, self.model, self.save, self.config = engine, model, save, config
         self.max_pixels = max_pixels or ImageLimits.max_pixels  # per frame, by the video's header
         self._stop = threading.Event()
         self._wake = threading.Event()
@@ -144,16 +151,10 @@ class VideoWorker:
             if track is not None and source.duration is not None:
                 track.check_covers(job.start_time, job.start_time + source.duration)
 
-            def locate(t: float) -> Location | None:
-                if track is None:
-                    return None
-                point = track.position_at(t, tolerance_s=1.0)
-                return Location(point.lat, point.lon, point.heading_deg)
-
-            detector = self.detector()
+            detector, reference = self.model()  # the pair: a hot swap mid-job cannot mislabel its sightings
             with tempfile.TemporaryDirectory(prefix="streetwatch-video-") as scratch:
-                aggregator = SightingAggregator(
-                    Path(scratch), detector.class_names, locate=locate, source=f"video {job.id}"
+                inspection = Inspection(
+                    detector, self.config, Path(scratch), model=reference, source=f"video {job.id}", track=track
                 )
 
                 def keep(sighting: Sighting) -> None:
@@ -162,7 +163,7 @@ class VideoWorker:
                         self.save(session, job, sighting, f"video-{job.video_sha256[:16]}#{sighting.sighting_id}")
                         saved += 1
 
-                run_pipeline(sample_by_time(source, self.fps), detector, ByteTracker(), aggregator, keep)
+                inspection.run(source, keep)
             job.status, job.sightings, job.error = "done", saved, None
         except (StreetWatchError, ValueError, OSError) as error:
             logger.error("video job %s failed: %s", job.id, error)

@@ -4,12 +4,14 @@ place outside the tests."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
 import pytest
 from pydantic import ValidationError
 
+from tests.conftest import REPO_ROOT
 from vision.detections import Detections
 from vision.frames import Frame
 from vision.gps import GpsFix, GpsTrack
@@ -98,3 +100,32 @@ def test_the_config_is_validated_and_distance_sampling_needs_a_track() -> None:
             InspectionConfig.model_validate(bad)
     with pytest.raises(ValueError, match="needs a GPS track"):
         InspectionConfig(min_distance_m=5).sample(_frames(3))
+
+
+def test_the_tracker_and_the_aggregator_are_built_in_one_place() -> None:
+    """Three copies of the assembly drifted apart once; outside the tests there is one."""
+    built: dict[str, list[str]] = {"ByteTracker(": [], "SightingAggregator(": []}
+    for path in REPO_ROOT.rglob("*.py"):
+        relative = path.relative_to(REPO_ROOT)
+        if relative.parts[0] in ("tests", "data", "runs", "node_modules") or relative.parts[0].startswith("."):
+            continue
+        text = path.read_text(encoding="utf-8")
+        for call in built:
+            if re.search(rf"(?<![\w.]){re.escape(call)}", text.replace(f"class {call}", "")):
+                built[call].append(str(relative))
+    assert built == {"ByteTracker(": ["vision/inspection.py"], "SightingAggregator(": ["vision/inspection.py"]}
+
+
+def test_the_servers_video_jobs_run_at_the_trackers_floor(tmp_path: Path) -> None:
+    """The bug this module was made for: the server's video jobs ran its 0.25 review-threshold detector."""
+    from inference_server.app import create_app
+    from inference_server.settings import Settings
+
+    app = create_app(Settings(data_dir=tmp_path / "data"))
+    detector, reference = app.state.served.current()
+    backend = getattr(detector, "detector", detector)  # under the tiling wrapper when the card tiles
+    config = app.state.worker.config
+    assert (
+        backend.settings.confidence_threshold == config.tracker.low_threshold == config.detection.confidence_threshold
+    )
+    assert app.state.worker.model() == (detector, reference) and "@" in reference  # sightings name name@version
