@@ -28,9 +28,9 @@ import httpx
 from inference_server.devices import add_device
 from inference_server.settings import Settings
 from models.hardware import cpu_name
-from tests import postgres
-from tests.local_http import free_port
-from tests.test_server_crash import sightings
+from testbed import postgres
+from testbed.net import free_port
+from testbed.sightings import sightings
 from vision.outbox import Pending, batch_multipart
 
 REPO = Path(__file__).resolve().parents[1]

@@ -97,7 +97,7 @@ def review_month(month: list[Any], base: Path, data_dir: Path, model: str) -> di
     from inference_server.app import create_app
     from inference_server.settings import Settings
     from models.registry import load_detector, versioned
-    from tests.ui_world import PASSWORD, add_people
+    from testbed.people import PASSWORD, add_people
     from vision.yolo_head import DetectionSettings
 
     settings = Settings(data_dir=data_dir)

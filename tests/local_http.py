@@ -1,18 +1,10 @@
-"""Real local servers for tests: a free TCP port, and a threaded HTTP server that can be stopped and restarted."""
+"""A threaded HTTP server for tests that can be stopped and restarted (on the same port)."""
 
 from __future__ import annotations
 
 import http.server
-import socket
 import socketserver
 import threading
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class QuietHandler(http.server.BaseHTTPRequestHandler):

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from models.registry import DEFAULT_MODEL, ModelFormat, load_detector, model_file
-from tests.local_http import free_port
+from testbed.net import free_port
 from tests.receiver import Receiver
 from tests.test_inspection import Scripted, _frames
 from vision.edge import EdgeRunner, ModelFollower

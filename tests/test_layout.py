@@ -15,7 +15,13 @@ FORBIDDEN = {
     "datasets": {"models", "inference_server", "streetwatch"},
     "models": {"inference_server", "streetwatch"},
     "inference_server": {"models", "datasets", "streetwatch"},
+    "streetwatch": set(),
+    # the tests' and benchmarks' shared parts: the product never imports them, and they never import a test
+    "testbed": {"streetwatch", "tests", "benchmarks"},
+    "benchmarks": {"tests"},
 }
+for _product in ("vision", "datasets", "models", "inference_server", "streetwatch"):
+    FORBIDDEN[_product] = FORBIDDEN[_product] | {"testbed", "tests", "benchmarks"}
 # modules of a forbidden package that are allowed all the same: the server loads zoo models by name and follows
 # the registry of retrained versions (hot swap)
 ALLOWED_MODULES = {"inference_server": {"models.registry", "models.versions"}}

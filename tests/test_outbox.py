@@ -13,8 +13,8 @@ import cv2
 import numpy as np
 import pytest
 
+from testbed.net import free_port
 from tests.conftest import REPO_ROOT
-from tests.local_http import free_port
 from tests.receiver import Receiver
 from vision.outbox import Outbox, Sender
 from vision.server_client import ServerClient

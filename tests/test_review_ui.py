@@ -16,10 +16,10 @@ from sqlmodel import Session, col, select
 from inference_server.db import make_engine
 from inference_server.settings import Settings
 from inference_server.tables import Case, CaseEvent, CaseSighting, ReviewDecision, Sighting, User
+from testbed.people import PASSWORD
 from tests.ui_world import (
     CHROMIUM,
     CHROMIUM_ARGS,
-    PASSWORD,
     SAMPLES,
     labelled_objects,
     post_sighting,

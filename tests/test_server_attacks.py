@@ -28,12 +28,12 @@ from inference_server.db import make_engine
 from inference_server.devices import add_device
 from inference_server.settings import Settings
 from inference_server.tables import Sighting
+from testbed.people import PASSWORD, add_people
 from tests.test_images import lying_jpeg
 from tests.test_outbox import make_sightings
 from tests.test_server_body_limits import _send_chunked
 from tests.test_server_numbers import _strict_json
 from tests.test_server_videos import START, _track, _video
-from tests.ui_world import PASSWORD, add_people
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 PHOTO = REPO_ROOT / "samples" / "images" / "garbage-cn__000053.jpg"

@@ -15,9 +15,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-import cv2
 import httpx2
-import numpy as np
 import pytest
 from sqlmodel import Session, select
 
@@ -26,39 +24,12 @@ from inference_server.devices import add_device
 from inference_server.evidence import evidence_path
 from inference_server.settings import Settings
 from inference_server.tables import Sighting
+from testbed.net import free_port
+from testbed.sightings import sightings
 from tests.conftest import REPO_ROOT
-from tests.local_http import free_port
 from tests.test_server_ingest import pg_server, settings  # noqa: F401  (fixtures: SQLite and PostgreSQL)
-from vision.outbox import Pending
 
 COUNT = 2000
-
-
-def sightings(count: int, evidence: str) -> list[Pending]:
-    """`count` distinct sightings, each with its own frame and crop JPEG (also used by benchmarks/ingest.py):
-    evidence `small` is a 64 × 48 frame, `real` a 960 × 540 sample street photo made unique by its number."""
-    samples = sorted((REPO_ROOT / "samples" / "images").glob("*.jpg")) if evidence == "real" else []
-    photos = [cv2.imread(str(p)) for p in samples]
-    items = []
-    for i in range(count):
-        if evidence == "real":
-            image = cv2.resize(photos[i % len(photos)], (960, 540), interpolation=cv2.INTER_AREA)
-            crop_box = (120, 80, 440, 320)
-        else:
-            image = np.full((48, 64, 3), (i * 37) % 256, np.uint8)
-            crop_box = (8, 8, 56, 40)
-        cv2.putText(image, str(i), (2, 30), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (255, 255, 255), 1)  # unique bytes
-        x0, y0, x1, y1 = crop_box
-        frame = cv2.imencode(".jpg", image)[1].tobytes()
-        crop = cv2.imencode(".jpg", image[y0:y1, x0:x1])[1].tobytes()
-        record = {
-            "sighting_id": f"sighting-{i:06d}", "class_name": "exposed_garbage", "score": 0.7, "frames": 4,
-            "first_time": 1e9 + i, "last_time": 1e9 + i + 1, "best_time": 1e9 + i, "box": [x0, y0, x1, y1],
-            "location": {"lat": 31.2, "lon": 121.4}, "frame": {"sha256": hashlib.sha256(frame).hexdigest()},
-            "crop": {"sha256": hashlib.sha256(crop).hexdigest()},
-        }  # fmt: skip
-        items.append(Pending(record["sighting_id"], json.dumps(record).encode(), frame, crop))
-    return items
 
 
 def _payloads(count: int) -> list[tuple[str, dict[str, str], dict[str, tuple[str, bytes, str]]]]:

@@ -12,9 +12,9 @@ from fastapi.testclient import TestClient
 
 from inference_server.app import create_app
 from inference_server.settings import Settings
+from testbed.people import add_people
 from tests.conftest import REPO_ROOT
 from tests.test_outbox import make_sightings
-from tests.ui_world import add_people
 
 
 def _mode(path: Path) -> int:

@@ -23,7 +23,7 @@ from inference_server.devices import add_device
 from inference_server.evidence import evidence_path
 from inference_server.settings import Settings
 from inference_server.tables import PatrolRun, Sighting
-from tests import postgres
+from testbed import postgres
 from tests.test_images import lying_jpeg
 from tests.test_outbox import make_sightings
 from vision.outbox import Outbox, Pending, Sender

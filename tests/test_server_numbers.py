@@ -17,8 +17,8 @@ from inference_server.app import create_app
 from inference_server.db import make_engine
 from inference_server.settings import Settings
 from inference_server.tables import Sighting
+from testbed.people import PASSWORD, add_people
 from tests.test_outbox import make_sightings
-from tests.ui_world import PASSWORD, add_people
 
 NAN, INF = float("nan"), float("inf")
 World = tuple[TestClient, Settings, dict[str, str], dict[str, str]]  # the server, its settings, device, reviewer

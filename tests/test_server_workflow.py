@@ -10,11 +10,12 @@ import pytest
 from fastapi.testclient import TestClient
 
 from inference_server.app import create_app
+from inference_server.auth import ROLES
 from inference_server.settings import Settings
+from testbed.people import PASSWORD, add_people
 from tests.conftest import REPO_ROOT
 from tests.test_outbox import make_sightings
 from tests.test_server_ingest import pg_server, settings  # noqa: F401  (fixtures: SQLite and PostgreSQL)
-from tests.ui_world import PASSWORD, ROLES, add_people
 
 DISTRICTS = {
     "type": "FeatureCollection",

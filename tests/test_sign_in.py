@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 from inference_server.app import create_app
 from inference_server.auth import MAX_NAME, LoginLimiter
 from inference_server.settings import Settings
-from tests.ui_world import PASSWORD, add_people
+from testbed.people import PASSWORD, add_people
 
 
 @pytest.fixture

@@ -22,10 +22,10 @@ from inference_server.cases import deadline
 from inference_server.db import make_engine
 from inference_server.settings import Settings
 from inference_server.tables import Case, CaseEvent, CasePhoto, CaseSighting, Sighting
+from testbed.people import PASSWORD
 from tests.ui_world import (
     CHROMIUM,
     CHROMIUM_ARGS,
-    PASSWORD,
     SAMPLES,
     labelled_objects,
     post_sighting,

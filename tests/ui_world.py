@@ -19,21 +19,16 @@ from pathlib import Path
 import cv2
 import httpx2
 import uvicorn
-from sqlmodel import Session
 
 from inference_server.app import create_app
-from inference_server.auth import add_user
-from inference_server.db import create_schema, make_engine
-from inference_server.devices import add_device
 from inference_server.geo import load_areas, locate
 from inference_server.settings import Settings
-from tests.local_http import free_port
+from testbed.net import free_port
+from testbed.people import add_people
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = REPO_ROOT / "samples"
 DISTRICTS = SAMPLES / "districts.geojson"
-PASSWORD = "correct horse battery"
-ROLES = ("viewer", "reviewer", "supervisor", "admin")
 # the samples' own class ids (samples/README.md) → the taxonomy's classes; others are not street events
 SOURCE_CLASSES = {
     "garbage-cn": {0: "exposed_garbage", 2: "overflowing_bin"},
@@ -107,19 +102,6 @@ def post_sighting(
     )
     response.raise_for_status()
     return dict(response.json())
-
-
-def add_people(settings: Settings, car: str) -> str:
-    """A fresh server's people: one user per role (named after it, password PASSWORD) and the patrol car `car`;
-    the car's API key."""
-    key = add_device(settings, car, "patrol_car")
-    engine = make_engine(settings.url)
-    create_schema(engine)
-    with Session(engine) as session:
-        for role in ROLES:
-            add_user(session, role, PASSWORD, role)
-    engine.dispose()
-    return key
 
 
 def prepare(settings: Settings) -> tuple[Settings, str]:

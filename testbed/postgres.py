@@ -1,4 +1,5 @@
-"""A real PostgreSQL server for tests: a throw-away cluster (Debian's postgresql package) in a temp folder.
+"""A real PostgreSQL server for tests and benchmarks: a throw-away cluster (Debian's postgresql package) in a
+temp folder.
 
 Started once per test session on a free port, stopped at the end. As root (CI, this machine) the server runs as
 the `postgres` user, as PostgreSQL refuses to run as root.
@@ -13,7 +14,7 @@ import tempfile
 import uuid
 from pathlib import Path
 
-from tests.local_http import free_port
+from testbed.net import free_port
 
 BIN = (
     next(iter(sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True)), None)
@@ -28,7 +29,9 @@ def available() -> bool:
 
 class PostgresServer:
     def __init__(self) -> None:
-        assert BIN is not None
+        if BIN is None:
+            raise RuntimeError("no PostgreSQL here (Debian's postgresql package: scripts/setup.sh full installs it)")
+        self.bin: Path = BIN
         self.root = Path(tempfile.mkdtemp(prefix="streetwatch-pg-"))
         self.port = free_port()
         self._as_postgres = os.geteuid() == 0
@@ -41,14 +44,14 @@ class PostgresServer:
         data = self.root / "data"
         if self._as_postgres:
             shutil.chown(self.root, "postgres")
-        self._run(str(BIN / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8")
+        self._run(str(self.bin / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8")
         options = f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=on"
-        self._run(str(BIN / "pg_ctl"), "-D", str(data), "-o", options, "-l", str(self.root / "log"), "-w", "start")
+        self._run(str(self.bin / "pg_ctl"), "-D", str(data), "-o", options, "-l", str(self.root / "log"), "-w", "start")
         return self
 
     def stop(self) -> None:
         try:
-            self._run(str(BIN / "pg_ctl"), "-D", str(self.root / "data"), "-m", "immediate", "stop")
+            self._run(str(self.bin / "pg_ctl"), "-D", str(self.root / "data"), "-m", "immediate", "stop")
         finally:
             shutil.rmtree(self.root, ignore_errors=True)
 
