@@ -14,9 +14,10 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from datasets.fingerprints import average_hash, sha256_bytes
-from datasets.sources import IMAGE_SUFFIXES, datasets_dir
+from datasets.sources import datasets_dir
 from datasets.splits import GroupedSplit, Thumbnail, assign_splits, near_identical_groups, thumbnail
 from datasets.yolo import LabelIssue, Labels, read_labels
+from vision.images import IMAGE_SUFFIXES
 from vision.taxonomy import Taxonomy
 
 logger = logging.getLogger(__name__)

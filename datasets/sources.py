@@ -6,12 +6,12 @@ import os
 from pathlib import Path
 
 from vision.errors import StreetWatchError
+from vision.images import IMAGE_SUFFIXES
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 # A checkout sits next to the team's shared folder; a user's clone points STREETWATCH_DATASETS_DIR elsewhere.
 DEFAULT_DATASETS_DIR = REPO_ROOT.parent / "shared" / "datasets"
 SOURCES = ("garbage-cn", "garbage-street", "facades-spb")
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
 
 
 class DatasetsNotFoundError(StreetWatchError):

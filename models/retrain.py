@@ -177,7 +177,7 @@ def replay_subset(reviews: Path, fraction: float, work: Path, repeat: int = 1) -
     Ultralytics' own `fraction` keeps a prefix of the sorted file list, which would drop the review frames (their
     folder sorts after the parent's) before any base image: a smaller budget must shrink the replay, not the news.
     """
-    from datasets.sources import IMAGE_SUFFIXES
+    from vision.images import IMAGE_SUFFIXES
 
     spec = yaml.safe_load((reviews / "data.yaml").read_text(encoding="utf-8"))
     folders = [(reviews / entry).resolve() for entry in spec["train"]]

@@ -13,7 +13,7 @@ from typing import Annotated
 
 import typer
 
-from datasets.sources import IMAGE_SUFFIXES, REPO_ROOT, list_images
+from datasets.sources import REPO_ROOT, list_images
 from models.registry import (
     COCO_MODEL,
     DEFAULT_MODEL,
@@ -26,7 +26,7 @@ from models.registry import (
 from streetwatch import retraining
 from vision.detector import Detector
 from vision.errors import StreetWatchError
-from vision.images import load_image
+from vision.images import IMAGE_SUFFIXES, load_image
 from vision.report import DetectionReport
 from vision.taxonomy import load_taxonomy
 from vision.tiling import TilingConfig, with_tiling

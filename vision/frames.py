@@ -30,11 +30,9 @@ import cv2
 import numpy as np
 
 from vision.errors import ImageError, StreetWatchError
-from vision.images import ImageArray, ImageLimits, load_image
+from vision.images import IMAGE_SUFFIXES, ImageArray, ImageLimits, load_image
 
 logger = logging.getLogger(__name__)
-
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
 
 
 class FrameSourceError(StreetWatchError):

@@ -13,6 +13,9 @@ from vision.errors import ImageError
 from vision.image_headers import peek_size
 
 ImageArray = npt.NDArray[np.uint8]
+# the file names taken as photos wherever a folder is read (detect, image-folder sources, dataset sources, reviews):
+# formats whose size `vision.image_headers` reads before decoding
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
 
 
 @dataclass(frozen=True)
