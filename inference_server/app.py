@@ -22,6 +22,7 @@ from fastapi.staticfiles import StaticFiles
 from inference_server import auth
 from inference_server.active_learning import ServerRescorer
 from inference_server.body_limits import BodyLimit
+from inference_server.cases import CityRules
 from inference_server.credential_gate import CredentialGate
 from inference_server.db import create_schema, make_engine
 from inference_server.deps import server_secret
@@ -52,6 +53,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     state.settings, state.engine, state.metrics = settings, make_engine(settings.url), Metrics()
     state.secret = server_secret(settings.data_dir, settings.secret_key)
     state.sign_ins = auth.LoginLimiter()
+    state.city = CityRules.load(settings.deadlines, settings.departments)  # read once; a bad file stops the start
     limits = ImageLimits(max_bytes=settings.max_evidence_bytes, max_pixels=settings.max_image_pixels)
     state.intake = Intake(settings, limits, load_areas(settings.districts), RunIds(), state.engine, state.metrics)
     inspection = InspectionConfig(tiles=settings.tiles)  # video jobs run what `inspect` and `edge` run

@@ -14,7 +14,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlmodel import Session, col, select
 
 from inference_server.tables import Case, CaseEvent, CasePhoto, CaseSighting, Sighting
@@ -37,21 +37,48 @@ TRANSITIONS: dict[str, set[str]] = {
     "closed": {"filed"},  # reopened
     "rejected": {"filed"},  # reopened
 }
-DEADLINES = Path(__file__).with_name("config") / "deadlines.yaml"
+CONFIG = Path(__file__).with_name("config")
+DEADLINES, DEPARTMENTS = CONFIG / "deadlines.yaml", CONFIG / "departments.yaml"
 
 
 class TransitionError(ValueError):
     """A state change the workflow does not allow."""
 
 
-def deadline(class_name: str, filed: datetime) -> datetime:
-    """When a case of `class_name` filed at `filed` is due: its working hours added on the city's calendar."""
-    config = yaml.safe_load(DEADLINES.read_text(encoding="utf-8"))
-    hours: dict[str, float] = config["hours"]
-    return WorkingCalendar.model_validate(config).add(filed, float(hours.get(class_name, hours["default"])))
+class CityRules(BaseModel):
+    """The city's case rules, read once when the server starts: working hours per class from filing to closing on
+    its calendar (`deadlines.yaml`), and the departments a supervisor dispatches to (`departments.yaml`); a city
+    points `STREETWATCH_DEADLINES` / `STREETWATCH_DEPARTMENTS` at its own."""
+
+    model_config = ConfigDict(frozen=True)
+
+    calendar: WorkingCalendar
+    hours: dict[str, float] = Field(description="working hours per class; `default` for the others")
+    departments: tuple[str, ...] = ()
+
+    @field_validator("hours")
+    @classmethod
+    def _has_default(cls, hours: dict[str, float]) -> dict[str, float]:
+        if "default" not in hours:
+            raise ValueError("hours: a `default` entry is needed for classes without their own")
+        return hours
+
+    @classmethod
+    def load(cls, deadlines: Path = DEADLINES, departments: Path = DEPARTMENTS) -> CityRules:
+        config = yaml.safe_load(deadlines.read_text(encoding="utf-8"))
+        offices = yaml.safe_load(departments.read_text(encoding="utf-8"))["departments"]
+        return cls(calendar=WorkingCalendar.model_validate(config), hours=config["hours"], departments=offices)
+
+    @property
+    def timezone(self) -> str:
+        return self.calendar.timezone
+
+    def deadline(self, class_name: str, filed: datetime) -> datetime:
+        """When a case of `class_name` filed at `filed` is due: its working hours added on the city's calendar."""
+        return self.calendar.add(filed, float(self.hours.get(class_name, self.hours["default"])))
 
 
-def file_or_attach(session: Session, sighting: Sighting, user_id: int, radius_m: float) -> Case:
+def file_or_attach(session: Session, sighting: Sighting, user_id: int, radius_m: float, rules: CityRules) -> Case:
     """The open case of the sighting's class within `radius_m` (closest), or a new filed case."""
     open_cases = session.exec(
         select(Case).where(Case.class_name == sighting.class_name, col(Case.state).not_in(["closed", "rejected"]))
@@ -70,7 +97,7 @@ def file_or_attach(session: Session, sighting: Sighting, user_id: int, radius_m:
         case = Case(
             class_name=sighting.class_name, lat=sighting.lat, lon=sighting.lon, district=sighting.district,
             street=sighting.street,
-            deadline=deadline(sighting.class_name, now), created=now, updated=now,
+            deadline=rules.deadline(sighting.class_name, now), created=now, updated=now,
         )  # fmt: skip
         session.add(case)
         session.flush()
@@ -119,11 +146,6 @@ class DeadlineError(ValueError):
     """A deadline a supervisor set that is not in the coming year."""
 
 
-def city_zone() -> str:
-    """The city's time zone (of the working-hours calendar)."""
-    return str(yaml.safe_load(DEADLINES.read_text(encoding="utf-8")).get("timezone", "Asia/Shanghai"))
-
-
 def change(session: Session, case: Case, wanted: TransitionIn, user_id: int) -> None:
     """Move a case to `wanted.to` (raises `TransitionError`); closing keeps the caller's rating. The caller commits."""
     transition(session, case, wanted.to, user_id, wanted.note, wanted.department)
@@ -132,7 +154,7 @@ def change(session: Session, case: Case, wanted: TransitionIn, user_id: int) -> 
         session.add(case)
 
 
-def dispatch(session: Session, case: Case, order: DispatchIn, user_id: int) -> None:
+def dispatch(session: Session, case: Case, order: DispatchIn, user_id: int, zone: str) -> None:
     """派遣 a case to a department, with the supervisor's own deadline if given (logged in the note).
 
     A deadline without a time zone is in the city's. Raises `DeadlineError` for one not within the coming year,
@@ -140,7 +162,7 @@ def dispatch(session: Session, case: Case, order: DispatchIn, user_id: int) -> N
     """
     note = order.note
     if order.deadline is not None:
-        due = order.deadline if order.deadline.tzinfo else order.deadline.replace(tzinfo=ZoneInfo(city_zone()))
+        due = order.deadline if order.deadline.tzinfo else order.deadline.replace(tzinfo=ZoneInfo(zone))
         if not datetime.now(UTC) < due < datetime.now(UTC) + timedelta(days=366):
             raise DeadlineError("the deadline must be in the future, within a year")
         case.deadline = due.astimezone(UTC)

@@ -25,6 +25,7 @@ from sqlmodel import Session, select
 
 from inference_server import auth
 from inference_server.active_learning import ServerRescorer
+from inference_server.cases import CityRules
 from inference_server.ingest import Intake
 from inference_server.metrics import Metrics
 from inference_server.models_api import ServedModel
@@ -178,6 +179,10 @@ def _secret(request: Request) -> bytes:
     return request.app.state.secret  # type: ignore[no-any-return]
 
 
+def _city(request: Request) -> CityRules:
+    return request.app.state.city  # type: ignore[no-any-return]
+
+
 def _engine(request: Request) -> Engine:
     return request.app.state.engine  # type: ignore[no-any-return]
 
@@ -191,3 +196,4 @@ Worker = Annotated[VideoWorker, Depends(_worker)]
 SignIns = Annotated[auth.LoginLimiter, Depends(_sign_ins)]
 Secret = Annotated[bytes, Depends(_secret)]
 DbEngine = Annotated[Engine, Depends(_engine)]
+City = Annotated[CityRules, Depends(_city)]

@@ -16,7 +16,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import Session, col, func, select
 
-from inference_server.cases import file_or_attach
+from inference_server.cases import CityRules, file_or_attach
 from inference_server.tables import Case, CaseEvent, CaseSighting, ReviewDecision, Sighting, SightingPublic
 from inference_server.wire import Box
 from vision.geodesy import haversine_m
@@ -96,7 +96,7 @@ def next_pending(session: Session, wanted: QueueFilter, limit: int) -> list[Sigh
 
 
 def decide(
-    session: Session, sighting: Sighting, decision: DecisionIn, user_id: int, case_radius_m: float
+    session: Session, sighting: Sighting, decision: DecisionIn, user_id: int, case_radius_m: float, rules: CityRules
 ) -> int | None:
     """Record a reviewer's decision on a pending sighting; returns the case a confirmation filed or joined.
 
@@ -125,7 +125,7 @@ def decide(
         sighting.status = "rejected"
     else:
         sighting.status = "confirmed"
-        case_id = file_or_attach(session, sighting, user_id, case_radius_m).id
+        case_id = file_or_attach(session, sighting, user_id, case_radius_m, rules).id
     session.add(sighting)
     return case_id
 

@@ -29,6 +29,14 @@ class Settings(BaseSettings):
         default=10 * 1024 * 1024, description="per evidence file (frame, crop, photo): a part over it is not read"
     )
     max_image_pixels: int = Field(default=50_000_000, description="per evidence image")
+    deadlines: Path = Field(
+        default=Path(__file__).with_name("config") / "deadlines.yaml",
+        description="the city's working-hour deadlines per class and its calendar (read at start)",
+    )
+    departments: Path = Field(
+        default=Path(__file__).with_name("config") / "departments.yaml",
+        description="the departments cases are dispatched to (read at start)",
+    )
     districts: Path | None = Field(
         default=None, description="GeoJSON of districts/streets (properties district, street)"
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
-from inference_server.cases import deadline
+from inference_server.cases import CityRules
 from inference_server.workhours import WorkingCalendar
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -28,6 +28,7 @@ def test_hours_count_only_in_working_periods() -> None:
 
 
 def test_the_configured_class_deadlines() -> None:
+    deadline = CityRules.load().deadline  # the shipped deadlines.yaml
     filed = _local(2026, 11, 27, 9, 0).astimezone(UTC)  # Friday morning
     assert deadline("street_stall", filed) == _local(2026, 11, 27, 10, 0).astimezone(UTC)  # 1 working hour
     assert deadline("overflowing_bin", filed) == _local(2026, 11, 27, 11, 0).astimezone(UTC)  # 2
@@ -45,3 +46,31 @@ def test_public_holidays_stop_the_clock_and_make_up_weekend_days_run_it() -> Non
     # Friday 4 Dec 17:00 + 1 h: 30 min on Friday, 30 min on the make-up Saturday
     assert calendar.add(_local(2026, 12, 4, 17, 0), 1) == _local(2026, 12, 5, 9, 0).astimezone(UTC)
     assert not calendar.working(_local(2026, 12, 1, 0, 0).date()) and calendar.working(_local(2026, 12, 5).date())
+
+
+def test_a_city_sets_its_own_rules_read_once_at_start(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """`STREETWATCH_DEADLINES` / `STREETWATCH_DEPARTMENTS`: the server reads them when it starts, not per request;
+    a file without a default deadline stops the start with the reason."""
+    import pytest
+    import yaml
+    from pydantic import ValidationError
+
+    from inference_server.app import create_app
+    from inference_server.cases import DEADLINES
+    from inference_server.settings import Settings
+
+    rules = yaml.safe_load(DEADLINES.read_text(encoding="utf-8"))
+    rules["hours"]["street_stall"] = 4
+    (tmp_path / "deadlines.yaml").write_text(yaml.safe_dump(rules, allow_unicode=True), encoding="utf-8")
+    (tmp_path / "departments.yaml").write_text("departments: [市容环境卫生管理处]\n", encoding="utf-8")
+    settings = Settings(data_dir=tmp_path / "data", deadlines=tmp_path / "deadlines.yaml",
+                        departments=tmp_path / "departments.yaml")  # fmt: skip
+    city = create_app(settings).state.city
+    (tmp_path / "deadlines.yaml").unlink()  # read at start: nothing reads it again
+    filed = _local(2026, 11, 27, 9, 0)
+    assert city.deadline("street_stall", filed) == _local(2026, 11, 27, 14, 30).astimezone(UTC)  # 4 h, over lunch
+    assert city.departments == ("市容环境卫生管理处",)
+    del rules["hours"]["default"]
+    (tmp_path / "deadlines.yaml").write_text(yaml.safe_dump(rules), encoding="utf-8")
+    with pytest.raises(ValidationError, match="default"):
+        create_app(settings)

@@ -18,7 +18,7 @@ from pathlib import Path
 import httpx2
 from sqlmodel import Session, col, select
 
-from inference_server.cases import deadline
+from inference_server.cases import CityRules
 from inference_server.db import make_engine
 from inference_server.settings import Settings
 from inference_server.tables import Case, CaseEvent, CasePhoto, CaseSighting, Sighting
@@ -116,7 +116,7 @@ def backdate(settings: Settings, rng: random.Random) -> None:
             assert first is not None
             moment = datetime.fromtimestamp(first.best_time, UTC) + timedelta(minutes=rng.uniform(5, 90))
             case.created = moment
-            case.deadline = deadline(case.class_name, moment)
+            case.deadline = CityRules.load().deadline(case.class_name, moment)
             for event in s.exec(select(CaseEvent).where(CaseEvent.case_id == case.id).order_by(col(CaseEvent.id))):
                 if event.from_state is not None:
                     hours = {"dispatched": (0.2, 3), "handling": (0.5, 10), "verifying": (1, 30), "closed": (0.5, 8)}

@@ -13,7 +13,16 @@ from sqlmodel import col, func, select
 
 from inference_server import auth, cases, review
 from inference_server.cases import STATES, TRANSITIONS, TransitionError
-from inference_server.deps import AppSettings, DbSession, IntakeDep, RowId, Supervisor, Viewer, get_or_404
+from inference_server.deps import (
+    AppSettings,
+    City,
+    DbSession,
+    IntakeDep,
+    RowId,
+    Supervisor,
+    Viewer,
+    get_or_404,
+)
 from inference_server.evidence import EvidenceError, Part, store
 from inference_server.tables import Case, CaseEvent, CasePhoto, User
 from inference_server.wire import unprocessable
@@ -159,11 +168,11 @@ def case_detail(case_id: RowId, s: DbSession, who: Viewer) -> dict[str, Any]:
 
 
 @ui.post("/{case_id}/dispatch")
-def dispatch(case_id: RowId, order: cases.DispatchIn, s: DbSession, who: Supervisor) -> DispatchOut:
+def dispatch(case_id: RowId, order: cases.DispatchIn, s: DbSession, who: Supervisor, city: City) -> DispatchOut:
     """派遣 a filed case to a department, optionally with its own deadline (logged in the note)."""
     case = get_or_404(s, Case, case_id, "case")
     try:
-        cases.dispatch(s, case, order, who.id or 0)
+        cases.dispatch(s, case, order, who.id or 0, city.timezone)
     except cases.DeadlineError as error:
         raise HTTPException(422, str(error)) from error
     except TransitionError as error:

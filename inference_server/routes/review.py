@@ -11,7 +11,7 @@ from sqlmodel import select
 
 from inference_server import review
 from inference_server.active_learning import ActiveLearningConfig, informative_queue
-from inference_server.deps import AppSettings, DbSession, Rescorer, Reviewer, RowId, Viewer, get_or_404
+from inference_server.deps import AppSettings, City, DbSession, Rescorer, Reviewer, RowId, Viewer, get_or_404
 from inference_server.tables import Sighting, SightingPublic
 from inference_server.wire import unprocessable
 
@@ -64,11 +64,16 @@ def review_queue(
 
 @router.post("/api/v1/sightings/{sighting_id}/decision")
 def decide(
-    sighting_id: RowId, decision: review.DecisionIn, s: DbSession, reviewer: Reviewer, settings: AppSettings
+    sighting_id: RowId,
+    decision: review.DecisionIn,
+    s: DbSession,
+    reviewer: Reviewer,
+    settings: AppSettings,
+    city: City,
 ) -> DecisionOut:
     found = get_or_404(s, Sighting, sighting_id, "sighting")
     try:
-        case_id = review.decide(s, found, decision, reviewer.id or 0, settings.case_radius_m)
+        case_id = review.decide(s, found, decision, reviewer.id or 0, settings.case_radius_m, city)
     except review.AlreadyDecided as error:
         raise HTTPException(409, str(error)) from error
     except review.DecisionError as error:

@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
-import yaml
 from fastapi import APIRouter, Query
 from fastapi.responses import RedirectResponse
 from pydantic import BaseModel, Field
@@ -22,13 +21,12 @@ from sqlalchemy import select as sa_select
 from sqlmodel import col, func, select
 
 from inference_server import dashboard, review
-from inference_server.cases import STATES, TRANSITIONS, city_zone
-from inference_server.deps import Admin, AppSettings, DbSession, Viewer
+from inference_server.cases import STATES, TRANSITIONS
+from inference_server.deps import Admin, AppSettings, City, DbSession, Viewer
 from inference_server.tables import Case, ReviewDecision, Sighting, User
 from vision.taxonomy import load_taxonomy
 
 REVIEW_UI = Path(__file__).resolve().parents[2] / "review_ui"  # the static front-end the app serves at /ui
-DEPARTMENTS = Path(__file__).resolve().parents[1] / "config" / "departments.yaml"
 MAP_LIMIT = 5000
 # dates a city's statistics can mean
 Day = Annotated[date | None, Query(ge=date(2000, 1, 1), le=date(2100, 1, 1))]
@@ -56,17 +54,16 @@ def _day_start(day: date, zone: str) -> datetime:
 
 
 @router.get("/config")
-def ui_config(who: Viewer) -> dict[str, Any]:
+def ui_config(who: Viewer, city: City) -> dict[str, Any]:
     """Who is signed in, the classes (with their 中文 names and colours), states, transitions, departments."""
-    departments = yaml.safe_load(DEPARTMENTS.read_text(encoding="utf-8"))["departments"]
     return {
         "user": {"id": who.id, "username": who.username, "role": who.role},
         "classes": [c.model_dump(include={"name", "zh", "color", "category"}) for c in load_taxonomy().classes],
         "states": STATES,
         "transitions": {state: sorted(to) for state, to in TRANSITIONS.items()},
-        "departments": departments,
+        "departments": list(city.departments),
         "targets": dashboard.TARGETS,
-        "timezone": city_zone(),
+        "timezone": city.timezone,
     }
 
 
@@ -83,11 +80,12 @@ def areas(settings: AppSettings, _: Viewer) -> dict[str, Any]:
 def dashboard_stats(
     s: DbSession,
     _: Viewer,
+    city: City,
     days: Annotated[int, Query(ge=1, le=366)] = 30,
     district: str | None = None,
 ) -> dict[str, Any]:
     """Per district and street over the last `days`: filed, closed, overdue, median time to close, the rates."""
-    zone = city_zone()
+    zone = city.timezone
     now = datetime.now(UTC)
     since = _day_start(now.astimezone(ZoneInfo(zone)).date() - timedelta(days=days - 1), zone)
     rows = dashboard.load_rows(s, since, district)
@@ -98,6 +96,7 @@ def dashboard_stats(
 def map_data(
     s: DbSession,
     _: Viewer,
+    city: City,
     class_name: str | None = None,
     state: str | None = None,
     status: Annotated[str | None, Query(pattern="^(pending|confirmed|rejected)$")] = None,
@@ -108,7 +107,7 @@ def map_data(
 
     Points are compact rows — cases `[id, lat, lon, class, state, overdue]`, sightings `[id, lat, lon, class,
     status]` — at most 5,000 of each."""
-    zone, now = city_zone(), datetime.now(UTC)
+    zone, now = city.timezone, datetime.now(UTC)
     # plain columns, not table objects: 10,000 points must not cost 10,000 model instances
     cases = sa_select(
         col(Case.id), col(Case.lat), col(Case.lon), col(Case.class_name), col(Case.state), col(Case.deadline)
