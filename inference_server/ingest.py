@@ -18,7 +18,7 @@ from typing import Any
 
 import cv2
 import numpy.typing as npt
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, func, select
@@ -29,48 +29,21 @@ from inference_server.geo import Area, locate
 from inference_server.metrics import Metrics
 from inference_server.models_api import ServedModel
 from inference_server.settings import Settings
-from inference_server.tables import DB_INT_MAX, Sighting, SightingPublic, VideoJob
+from inference_server.tables import Sighting, SightingPublic, VideoJob
 from inference_server.videos import SaveSighting
-from inference_server.wire import Box, Heading, Label, Latitude, Longitude, Score, UnixTime
 from vision.images import ImageLimits
+from vision.records import SightingRecord
 from vision.sightings import Sighting as SeenSighting
 from vision.sightings import crop_box
 from vision.taxonomy import load_taxonomy
+from vision.wire import Heading, Latitude, Longitude, UnixTime
 
 MAX_BATCH = 100  # sightings per batch request; the request's byte limit applies too
 REUSED = "this key was used for a different sighting"
 
 
-class EvidenceIn(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-    sha256: str = Field(pattern=r"^[0-9a-fA-F]{64}$")
-
-
-class LocationIn(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-    lat: Latitude
-    lon: Longitude
-    heading_deg: Heading | None = None
-
-
-class SightingIn(BaseModel):
-    """The `metadata` part of an ingest request: what `vision.sightings.Sighting.to_json()` writes."""
-
-    model_config = ConfigDict(extra="ignore")
-    sighting_id: str = Field(min_length=1, max_length=200)
-    class_name: str = Field(max_length=200)
-    score: Score
-    frames: int = Field(ge=1, le=DB_INT_MAX)
-    first_time: UnixTime
-    last_time: UnixTime
-    best_time: UnixTime
-    box: Box
-    location: LocationIn | None = None
-    frame: EvidenceIn
-    crop: EvidenceIn
-    source: Label = ""
-    model: Label = ""
-    run: str = Field(default="", max_length=200, description="the device's name for its patrol run, if any")
+class SightingIn(SightingRecord):
+    """The `metadata` part of an ingest request: a `SightingRecord` (what the edge writes) of a taxonomy class."""
 
     @field_validator("class_name")
     @classmethod
@@ -320,8 +293,9 @@ class Intake:
         sighting names the model the job ran)."""
 
         def save(s: Session, job: VideoJob, sighting: SeenSighting, key: str) -> None:
-            record_json = sighting.to_json()
-            record = SightingIn.model_validate_json(record_json)
+            seen = sighting.to_record()  # the record the edge would have sent: no JSON round trip
+            record = SightingIn.model_validate(seen.model_dump())
+            record_json = seen.model_dump_json()
             sent = Sent(job.device_id, key, record_json, record)
             self.save_one(s, sent, Path(sighting.frame.path).read_bytes(), Path(sighting.crop.path).read_bytes())
 

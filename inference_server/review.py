@@ -18,9 +18,9 @@ from sqlmodel import Session, col, func, select
 
 from inference_server.cases import CityRules, file_or_attach
 from inference_server.tables import Case, CaseEvent, CaseSighting, ReviewDecision, Sighting, SightingPublic
-from inference_server.wire import Box
 from vision.geodesy import haversine_m
 from vision.taxonomy import load_taxonomy
+from vision.wire import Box
 
 OPEN_STATES = ("filed", "dispatched", "handling", "verifying")
 METRES_PER_DEGREE = 111_320.0

@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from inference_server.tables import PatrolRun
-from inference_server.wire import Count, Label, Metres, UnixTime
+from vision.wire import Count, Label, Metres, UnixTime
 
 
 class RunSummaryIn(BaseModel):

@@ -9,9 +9,11 @@ from typing import Any
 from sqlalchemy import JSON, Column, Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
+from vision.wire import INT32_MAX
+
 # The largest count an INTEGER column holds on every database the server runs on (PostgreSQL's is 32-bit): input
 # counts are validated against it, so an absurd value is a 422, not a database error.
-DB_INT_MAX = 2**31 - 1
+DB_INT_MAX = INT32_MAX
 
 
 def _now() -> datetime:

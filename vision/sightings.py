@@ -14,7 +14,6 @@ the heading by the typical distance to what the camera sees.
 from __future__ import annotations
 
 import hashlib
-import json
 import statistics
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -26,6 +25,7 @@ import numpy as np
 
 from vision.detections import Detections
 from vision.images import ImageArray
+from vision.records import SightingRecord
 from vision.tracking import Track
 
 BORDER_PX = 3  # a box this close to the frame's edge is probably cut off
@@ -69,8 +69,13 @@ class Sighting:
     run: str = ""  # the patrol run (drive or camera session) it was seen on
     model: str = ""  # name@version of the model that produced it (the server records it per sighting)
 
+    def to_record(self) -> SightingRecord:
+        """What crosses the wire (`vision.records`): validated, bounded."""
+        return SightingRecord.model_validate(asdict(self))
+
     def to_json(self) -> str:
-        return json.dumps(asdict(self), ensure_ascii=False)
+        """The record as JSON: a line of sightings.jsonl, an outbox row, the `metadata` of an ingest request."""
+        return self.to_record().model_dump_json()
 
 
 @dataclass

@@ -12,7 +12,8 @@ from sqlmodel import select
 from inference_server.deps import AppSettings, DbSession, RowId, Sender, Worker, get_or_404
 from inference_server.tables import VideoJob
 from inference_server.videos import Upload, UploadRefused, keep_upload
-from inference_server.wire import UnixTime, error_details, unprocessable
+from inference_server.wire import error_details, unprocessable
+from vision.wire import UnixTime
 
 router = APIRouter(prefix="/api/v1/videos", tags=["ingest"])
 
