@@ -16,7 +16,7 @@ import os
 import secrets
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Cookie, Depends, Header, HTTPException, Request
 from fastapi import Path as PathParam
@@ -147,53 +147,22 @@ def get_or_404(s: Session, table: type[Row], row_id: int, what: str) -> Row:
 
 
 # what create_app keeps in app.state, read by the routes that need it (never captured in closures)
-def _settings(request: Request) -> Settings:
-    return request.app.state.settings  # type: ignore[no-any-return]
+def _state(name: str) -> Callable[[Request], Any]:
+    """A dependency reading `app.state.<name>` (the alias below that uses it gives its type)."""
+
+    def read(request: Request) -> Any:
+        return getattr(request.app.state, name)
+
+    return read
 
 
-def _intake(request: Request) -> Intake:
-    return request.app.state.intake  # type: ignore[no-any-return]
-
-
-def _served(request: Request) -> ServedModel:
-    return request.app.state.served  # type: ignore[no-any-return]
-
-
-def _rescorer(request: Request) -> ServerRescorer:
-    return request.app.state.rescorer  # type: ignore[no-any-return]
-
-
-def _metrics(request: Request) -> Metrics:
-    return request.app.state.metrics  # type: ignore[no-any-return]
-
-
-def _worker(request: Request) -> VideoWorker:
-    return request.app.state.worker  # type: ignore[no-any-return]
-
-
-def _sign_ins(request: Request) -> auth.LoginLimiter:
-    return request.app.state.sign_ins  # type: ignore[no-any-return]
-
-
-def _secret(request: Request) -> bytes:
-    return request.app.state.secret  # type: ignore[no-any-return]
-
-
-def _city(request: Request) -> CityRules:
-    return request.app.state.city  # type: ignore[no-any-return]
-
-
-def _engine(request: Request) -> Engine:
-    return request.app.state.engine  # type: ignore[no-any-return]
-
-
-AppSettings = Annotated[Settings, Depends(_settings)]
-IntakeDep = Annotated[Intake, Depends(_intake)]
-Served = Annotated[ServedModel, Depends(_served)]
-Rescorer = Annotated[ServerRescorer, Depends(_rescorer)]
-AppMetrics = Annotated[Metrics, Depends(_metrics)]
-Worker = Annotated[VideoWorker, Depends(_worker)]
-SignIns = Annotated[auth.LoginLimiter, Depends(_sign_ins)]
-Secret = Annotated[bytes, Depends(_secret)]
-DbEngine = Annotated[Engine, Depends(_engine)]
-City = Annotated[CityRules, Depends(_city)]
+AppSettings = Annotated[Settings, Depends(_state("settings"))]
+IntakeDep = Annotated[Intake, Depends(_state("intake"))]
+Served = Annotated[ServedModel, Depends(_state("served"))]
+Rescorer = Annotated[ServerRescorer, Depends(_state("rescorer"))]
+AppMetrics = Annotated[Metrics, Depends(_state("metrics"))]
+Worker = Annotated[VideoWorker, Depends(_state("worker"))]
+SignIns = Annotated[auth.LoginLimiter, Depends(_state("sign_ins"))]
+Secret = Annotated[bytes, Depends(_state("secret"))]
+DbEngine = Annotated[Engine, Depends(_state("engine"))]
+City = Annotated[CityRules, Depends(_state("city"))]
