@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-from pathlib import Path
 
 import cv2
 import numpy as np
 
+from datasets.sources import REPO_ROOT
 from vision.images import load_image
 from vision.outbox import Pending
-
-REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
 def sightings(count: int, evidence: str) -> list[Pending]:

@@ -28,25 +28,18 @@ from inference_server.db import make_engine
 from inference_server.devices import add_device
 from inference_server.settings import Settings
 from inference_server.tables import Sighting
+from testbed.net import free_port
 from testbed.people import PASSWORD, add_people
+from tests.conftest import REPO_ROOT
 from tests.test_images import lying_jpeg
 from tests.test_outbox import make_sightings
 from tests.test_server_body_limits import _send_chunked
 from tests.test_server_numbers import _strict_json
 from tests.test_server_videos import START, _track, _video
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
 PHOTO = REPO_ROOT / "samples" / "images" / "garbage-cn__000053.jpg"
 MB = 1024 * 1024
 PEAK_LIMIT = 600 * MB  # the bound for the server's peak memory through rows 1-3 and 5
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 class LiveServer:
@@ -56,7 +49,7 @@ class LiveServer:
         self.settings = Settings(data_dir=root / "data", model="coco-yolov8n")
         self.car = add_people(self.settings, "car-1")
         self.other_car = add_device(self.settings, "car-2", "patrol_car")
-        self.port = _free_port()
+        self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         env = {**os.environ, "STREETWATCH_DATA_DIR": str(self.settings.data_dir), "STREETWATCH_MODEL": "coco-yolov8n"}
         command = [sys.executable, "-m", "streetwatch", "serve", "--port", str(self.port)]

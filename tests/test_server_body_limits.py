@@ -5,17 +5,15 @@ from __future__ import annotations
 
 import select
 import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
-import uvicorn
 
-from inference_server.app import create_app
 from inference_server.devices import add_device
 from inference_server.settings import Settings
+from tests.ui_world import running_server
 
 LIMIT = 1024 * 1024
 
@@ -24,18 +22,8 @@ LIMIT = 1024 * 1024
 def served(tmp_path: Path) -> Iterator[tuple[int, str]]:
     settings = Settings(data_dir=tmp_path / "data", max_upload_bytes=LIMIT)
     key = add_device(settings, "car-1", "patrol_car")
-    server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=0, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
-    try:
-        yield server.servers[0].sockets[0].getsockname()[1], key
-    finally:
-        server.should_exit = True
-        thread.join(10)
+    with running_server(settings) as base:
+        yield int(urlsplit(base).port or 0), key
 
 
 def _send_chunked(port: int, path: str, headers: dict[str, str], total: int) -> tuple[str, int]:

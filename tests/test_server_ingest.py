@@ -4,15 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
-import uvicorn
 from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
@@ -26,6 +23,7 @@ from inference_server.tables import PatrolRun, Sighting
 from testbed import postgres
 from tests.test_images import lying_jpeg
 from tests.test_outbox import make_sightings
+from tests.ui_world import running_server
 from vision.outbox import Outbox, Pending, Sender
 from vision.server_client import ServerClient
 
@@ -152,29 +150,17 @@ def text_file_response(http: TestClient, headers: dict[str, str], tmp_path: Path
 
 def test_the_edge_outbox_delivers_to_the_real_server_exactly_once(settings: Settings, tmp_path: Path) -> None:
     key = add_device(settings, "camera-7")
-    config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=0, log_level="warning")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    try:
+    with running_server(settings) as base:
         outbox = Outbox(tmp_path / "outbox.db")
         for sighting in make_sightings(tmp_path / "ev", 12):
             outbox.put(sighting)
-        sender = Sender(tmp_path / "outbox.db", ServerClient(f"http://127.0.0.1:{port}", key))
+        sender = Sender(tmp_path / "outbox.db", ServerClient(base, key))
         assert sender.send_pending() == 12
         (first,) = outbox.pending(1) or [None]
         assert first is None and outbox.counts()["sent"] == 12
         replay = Sender(tmp_path / "outbox.db", sender.server)
         item = Pending("sighting-000", *_outbox_row(tmp_path / "outbox.db", "sighting-000"))
         assert replay._post(item) == "sent"  # a replay of an answered request: 200, the stored record
-    finally:
-        server.should_exit = True
-        thread.join(10)
     with TestClient(create_app(settings)) as http:
         ids = [http.get(f"/api/v1/sightings/{i}", headers={"X-API-Key": key}).status_code for i in range(1, 14)]
     assert ids == [200] * 12 + [404]
